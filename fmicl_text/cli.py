@@ -1,0 +1,161 @@
+"""The ``fmicl-text`` command: parses flags, builds a recipe, calls the library. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fmicl_text.errors import FmiclError
+
+# flag -> dotted recipe key. These names are part of the product's interface.
+TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
+    "--model": ("model.name_or_path", str, "encoder: Hub name or local path"),
+    "--train-data": (
+        "data.train",
+        str,
+        "training data: a file (.txt[.gz], .csv, .tsv, .jsonl), a data-home name (wiki, nli, ...) or a Hub dataset id",
+    ),
+    "--loss": ("loss.name", str, "loss name from the registry (e.g. infonce)"),
+    "--max-steps": ("training.max_steps", int, "stop after this many steps (-1: train --epochs epochs)"),
+    "--epochs": ("training.epochs", float, "epochs when --max-steps is -1"),
+    "--batch-size": ("training.batch_size", int, "pairs per batch (in-batch negatives: batch size - 1)"),
+    "--max-seq-length": ("data.max_seq_length", int, "truncate training inputs to this many tokens"),
+    "--learning-rate": ("training.learning_rate", float, "peak learning rate"),
+    "--warmup-ratio": ("training.warmup_ratio", float, "share of steps for linear warm-up"),
+    "--output-dir": ("training.output_dir", str, "where the model folder is written"),
+    "--seed": ("training.seed", int, "random seed"),
+    "--data-dir": ("data.data_dir", str, "data home folder (default: $FMICL_DATA_DIR, else a cache folder)"),
+    "--max-train-samples": ("data.max_samples", int, "use only the first N training rows"),
+    "--pooling": ("model.pooling", str, "cls, cls_before_pooler, mean (avg) or avg_first_last"),
+    "--temperature": ("loss.temperature", float, "loss temperature"),
+    "--precision": ("training.precision", str, "auto, fp32, fp16 or bf16"),
+    "--eval-steps": ("eval.eval_steps", int, "evaluate on the dev set every N steps"),
+    "--dev": ("eval.dev", str, "dev suite for checkpoint selection (stsb-dev, sickr-dev)"),
+    "--final-suite": ("eval.final_suite", str, "test suite run on the best checkpoint (senteval7)"),
+    "--text": ("eval.text", str, "STS text version: senteval or original"),
+}
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values are YAML scalars: 0.1 -> float, true -> bool, null -> None."""
+    return yaml.safe_load(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fmicl-text", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train an encoder from a recipe", description="Train an encoder.")
+    train.add_argument("recipe", nargs="?", help="YAML recipe (flags override it)")
+    for flag, (key, kind, help_text) in TRAIN_FLAGS.items():
+        train.add_argument(flag, type=kind, dest=key, default=None, help=f"{help_text} [{key}]")
+    train.add_argument("--no-dev", action="store_true", help="no dev evaluation or checkpoint selection")
+    train.add_argument("--no-final-eval", action="store_true", help="skip the final test suite")
+    train.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any recipe key, e.g. --set loss.symmetric=true (repeatable)",
+    )
+
+    evaluate = sub.add_parser("eval", help="evaluate a model")
+    eval_sub = evaluate.add_subparsers(dest="eval_command", required=True)
+    sts = eval_sub.add_parser("sts", help="SentEval-style STS (Spearman x100 of cosine similarity)")
+    sts.add_argument("model", help="a saved folder or any sentence-transformers model name/path")
+    sts.add_argument("--suite", default="senteval7", help="senteval7 (default), stsb-dev or sickr-dev")
+    sts.add_argument("--text", default="senteval", choices=["senteval", "original"], help="STS text version")
+    sts.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
+    sts.add_argument("--output", default=None, help="write the scores as JSON to this file")
+    sts.add_argument("--batch-size", type=int, default=128)
+    sts.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
+    return parser
+
+
+def recipe_from_args(args: argparse.Namespace):
+    from fmicl_text.recipe import apply_overrides, load_recipe
+
+    recipe = load_recipe(args.recipe)
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise FmiclError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = _parse_value(value)
+    for key, _, _ in TRAIN_FLAGS.values():
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    if args.no_dev:
+        overrides["eval.dev"] = None
+    if args.no_final_eval:
+        overrides["eval.final_suite"] = None
+    if args.overwrite:
+        overrides["training.overwrite"] = True
+    # The loss name goes first so that loss parameters given with it apply to the new loss.
+    ordered = dict(sorted(overrides.items(), key=lambda kv: kv[0] != "loss.name"))
+    return apply_overrides(recipe, ordered)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from fmicl_text.evaluation.sts import print_table
+    from fmicl_text.training import train
+
+    recipe = recipe_from_args(args)
+    result = train(recipe)
+    print(f"\nsaved to {result.output_dir} after {result.steps} steps ({result.seconds:.0f} s)")
+    if result.best_dev is not None:
+        print(f"best {recipe.eval.dev}: {result.best_dev:.2f} at step {result.best_step}")
+    if result.test is not None:
+        print_table(result.test, label=str(result.output_dir))
+    return 0
+
+
+def run_eval_sts(args: argparse.Namespace) -> int:
+    from sentence_transformers import SentenceTransformer
+
+    from fmicl_text.evaluation.sts import evaluate_sts, print_table
+    from fmicl_text.modeling import resolve_model_path
+
+    path = resolve_model_path(args.model)
+    try:
+        model = SentenceTransformer(path, device=args.device)
+    except (OSError, ValueError) as exc:
+        raise FmiclError(f"cannot load the model {args.model!r}: {exc}".splitlines()[0]) from exc
+    result = evaluate_sts(model, suite=args.suite, text=args.text, data_dir=args.data_dir, batch_size=args.batch_size)
+    print_table(result, label=args.model)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(result.to_json(model_name=args.model), indent=2), encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        if args.command == "train":
+            return run_train(args)
+        if args.command == "eval" and args.eval_command == "sts":
+            return run_eval_sts(args)
+    except FmiclError as exc:
+        print(f"error: {exc.format()}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

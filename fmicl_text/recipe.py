@@ -1,0 +1,194 @@
+"""Experiment recipes: YAML files that say everything a training run needs.
+
+A recipe has the sections ``model``, ``data``, ``loss``, ``training`` and ``eval``. Every key has
+a default (SimCSE's unsupervised BERT setting), so a recipe only states what differs. Unknown keys
+are errors with a did-you-mean suggestion, so a typo never silently trains the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.modeling.build import ModelConfig
+
+
+@dataclass
+class DataConfig:
+    """Training data: a file path, a data-home name (``wiki``...) or a Hub dataset id."""
+
+    train: str = "wiki"
+    # The data home (standard names -> local files); None: $FMICL_DATA_DIR, else a cache folder.
+    data_dir: str | None = None
+    # Use only the first N rows after cleaning (None: all).
+    max_samples: int | None = None
+    # Truncation length of training inputs, in tokens (SimCSE: 32). Evaluation is not truncated.
+    max_seq_length: int = 32
+
+
+@dataclass
+class LossConfig:
+    """A loss from the registry and its keyword parameters (everything but ``name`` in YAML)."""
+
+    name: str = "infonce"
+    # Parameters not given take the loss's own defaults (the saved recipe lists them all).
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingConfig:
+    output_dir: str = "runs/simcse"
+    # Stop after this many optimizer steps; -1 trains for ``epochs`` epochs.
+    max_steps: int = -1
+    epochs: float = 1.0
+    batch_size: int = 64
+    learning_rate: float = 3e-5
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 42
+    # auto: bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU.
+    precision: str = "auto"
+    logging_steps: int = 10
+    # random (SimCSE) or no_duplicates (no repeated text inside a batch: no false negatives).
+    batch_sampler: str = "random"
+    dataloader_workers: int = 0
+    overwrite: bool = False
+
+
+@dataclass
+class EvalConfig:
+    """SimCSE's protocol: STS-B dev every ``eval_steps``, keep the best, then the test suite."""
+
+    dev: str | None = "stsb-dev"
+    eval_steps: int = 125
+    final_suite: str | None = "senteval7"
+    # senteval (tokenised, SimCSE's numbers) or original (raw text, MTEB-style).
+    text: str = "senteval"
+    batch_size: int = 128
+
+
+@dataclass
+class Recipe:
+    name: str = "unnamed"
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML form: loss parameters flattened next to ``name``."""
+        out = dataclasses.asdict(self)
+        loss = out.pop("loss")
+        out["loss"] = {"name": loss["name"], **loss["params"]}
+        order = ["name", "description", "model", "data", "loss", "training", "eval"]
+        return {key: out[key] for key in order}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "training": TrainingConfig, "eval": EvalConfig}
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check a YAML value against a dataclass field type (ints accepted for floats)."""
+    hint = annotation
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise FmiclError(f"{where} must not be empty")
+    for option in options:
+        if option is type(None):
+            continue
+        if option is bool and isinstance(value, bool):
+            return value
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if option is str and isinstance(value, str):
+            return value
+        if typing.get_origin(option) is dict and isinstance(value, dict):
+            return value
+    names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+    raise FmiclError(f"{where} must be {names}, got {value!r}")
+
+
+def _build_section(cls: type, values: dict[str, Any], section: str) -> Any:
+    if not isinstance(values, dict):
+        raise FmiclError(f"recipe section {section!r} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in names:
+            raise FmiclError(f"unknown recipe key {section}.{key}", fix=did_you_mean(key, names))
+    return cls(**{k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()})
+
+
+def recipe_from_dict(raw: dict[str, Any]) -> Recipe:
+    if not isinstance(raw, dict):
+        raise FmiclError("a recipe must be a YAML mapping with sections model, data, loss, training, eval")
+    top = ["name", "description", "loss", *SECTIONS]
+    for key in raw:
+        if key not in top:
+            raise FmiclError(f"unknown recipe section {key!r}", fix=did_you_mean(key, top))
+    sections = {key: _build_section(cls, raw.get(key) or {}, key) for key, cls in SECTIONS.items()}
+    loss_raw = raw.get("loss") or {}
+    if isinstance(loss_raw, str):  # ``loss: infonce`` is short for ``loss: {name: infonce}``
+        loss_raw = {"name": loss_raw}
+    if not isinstance(loss_raw, dict):
+        raise FmiclError("recipe section 'loss' must be a loss name or a mapping with a 'name'")
+    loss_raw = dict(loss_raw)
+    loss_name = loss_raw.pop("name", LossConfig.name)
+    return Recipe(
+        name=str(raw.get("name", "unnamed")),
+        description=str(raw.get("description", "")),
+        loss=LossConfig(name=str(loss_name), params=loss_raw),
+        **sections,
+    )
+
+
+def load_recipe(path: str | Path | None) -> Recipe:
+    """Read a recipe with ``yaml.safe_load``; None gives the defaults."""
+    if path is None:
+        return Recipe()
+    path = Path(path)
+    if not path.is_file():
+        raise FmiclError("recipe file not found", where=str(path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FmiclError(f"cannot parse the recipe: {exc}", where=str(path)) from exc
+    try:
+        return recipe_from_dict(raw or {})
+    except FmiclError as exc:
+        raise FmiclError(exc.what, where=str(path), fix=exc.fix) from None
+
+
+def apply_overrides(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
+    """Set dotted keys (``training.max_steps``, ``loss.temperature``) on a copy of the recipe."""
+    raw = recipe.to_dict()
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        if not key:
+            if section not in ("name", "description"):
+                raise FmiclError(f"override {dotted!r} must be SECTION.KEY")
+            raw[section] = value
+            continue
+        if section == "loss" and key == "name" and value != raw["loss"].get("name"):
+            raw["loss"] = {"name": value}  # another loss: its own defaults, not the old one's params
+            continue
+        if section not in raw or not isinstance(raw[section], dict):
+            raise FmiclError(f"unknown recipe section {section!r}", fix=did_you_mean(section, raw))
+        raw[section][key] = value
+    return recipe_from_dict(raw)

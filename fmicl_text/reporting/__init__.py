@@ -1,0 +1,1 @@
+"""Reports: model-card sections, tables and plots built from run results."""

@@ -1,0 +1,83 @@
+"""Model building: SimCSE's poolers on BERT and RoBERTa, the train-only head, offline packaged models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fmicl_text.errors import FmiclError
+from fmicl_text.modeling import ModelConfig, build_model, resolve_model_path, strip_train_only_modules
+from fmicl_text.modeling.modules import TrainOnlyDense
+
+
+def _hidden_states(model, sentences):
+    transformer = model[0]
+    features = model.preprocess(sentences)
+    with torch.no_grad():
+        out = transformer.auto_model(
+            input_ids=features["input_ids"], attention_mask=features["attention_mask"], output_hidden_states=True
+        )
+    return out.hidden_states, features["attention_mask"]
+
+
+@pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_roberta"])
+@pytest.mark.parametrize("pooling", ["cls_before_pooler", "mean", "avg_first_last"])
+def test_poolers_match_simcse_definitions(request, encoder, pooling):
+    model = build_model(ModelConfig(request.getfixturevalue(encoder), pooling=pooling)).eval()
+    sentences = ["A man is playing a guitar.", "The cat sits."]
+    hidden, mask = _hidden_states(model, sentences)
+    m = mask.unsqueeze(-1).float()
+    expected = {
+        "cls_before_pooler": hidden[-1][:, 0],
+        "mean": (hidden[-1] * m).sum(1) / m.sum(1),
+        "avg_first_last": ((hidden[1] + hidden[-1]) / 2 * m).sum(1) / m.sum(1),
+    }[pooling]
+    got = model.encode(sentences, convert_to_tensor=True)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_cls_head_used_in_training_only(tiny_bert, tmp_path):
+    model = build_model(ModelConfig(tiny_bert, pooling="cls", mlp_only_train=True))
+    assert isinstance(model[-1], TrainOnlyDense)
+    features = model.preprocess(["A man is playing a guitar."])
+    model.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        train_vec = model(dict(features))["sentence_embedding"]
+    assert train_vec.abs().max() <= 1.0  # tanh head applied
+    model.eval()
+    eval_vec = model.encode(["A man is playing a guitar."], convert_to_tensor=True)
+    hidden, _ = _hidden_states(model, ["A man is playing a guitar."])
+    torch.testing.assert_close(eval_vec, hidden[-1][:, 0], atol=1e-5, rtol=1e-4)
+    assert strip_train_only_modules(model) == 1
+    model.save(str(tmp_path / "saved"))
+    from sentence_transformers import SentenceTransformer
+
+    loaded = SentenceTransformer(str(tmp_path / "saved"))
+    assert not any(isinstance(m, TrainOnlyDense) for m in loaded)
+    torch.testing.assert_close(loaded.encode(["A man is playing a guitar."], convert_to_tensor=True), eval_vec)
+
+
+def test_cls_with_kept_head_and_dropout_override(tiny_bert):
+    model = build_model(ModelConfig(tiny_bert, pooling="cls", mlp_only_train=False, dropout=0.0))
+    assert type(model[-1]).__name__ == "Dense"
+    assert model[0].auto_model.config.hidden_dropout_prob == 0.0
+    model.train()
+    features = model.preprocess(["two views", "two views"])
+    out = model(dict(features))["sentence_embedding"]
+    torch.testing.assert_close(out[0], out[1])  # no dropout: identical views
+
+
+def test_bad_config_errors(tiny_bert, tmp_path):
+    with pytest.raises(FmiclError, match="did you mean 'mean'"):
+        build_model(ModelConfig(tiny_bert, pooling="meen"))
+    with pytest.raises(FmiclError, match="dropout"):
+        build_model(ModelConfig(tiny_bert, dropout=1.5))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FmiclError, match="cannot load the encoder"):
+        build_model(ModelConfig(str(tmp_path / "empty")))
+
+
+def test_packaged_minilm_resolves_offline(minilm_path):
+    assert resolve_model_path("sentence-transformers/all-MiniLM-L6-v2") == minilm_path
+    assert resolve_model_path("some-org/not-packaged") == "some-org/not-packaged"

@@ -1,0 +1,129 @@
+"""End to end: train a few steps, save, load with sentence-transformers, evaluate.
+
+Tiny random BERT and RoBERTa for the mechanics; the packaged all-MiniLM-L6-v2 and the real data
+for one real run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from fmicl_text.errors import FmiclError
+from fmicl_text.recipe import Recipe, apply_overrides
+from fmicl_text.training import train
+
+
+def _recipe(model: str, home, out, **overrides) -> Recipe:
+    base = {
+        "model.name_or_path": model,
+        "data.train": "wiki",
+        "data.data_dir": str(home),
+        "data.max_seq_length": 16,
+        "training.output_dir": str(out),
+        "training.max_steps": 4,
+        "training.batch_size": 4,
+        "training.learning_rate": 1e-3,
+        "training.logging_steps": 1,
+        "eval.eval_steps": 2,
+        "eval.batch_size": 8,
+    }
+    return apply_overrides(Recipe(name="test"), {**base, **overrides})
+
+
+@pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_roberta"])
+def test_train_saves_a_loadable_model(request, encoder, tiny_data_home, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from fmicl_text.evaluation.sts import evaluate_sts
+
+    out = tmp_path / "run"
+    result = train(_recipe(request.getfixturevalue(encoder), tiny_data_home, out))
+    assert result.steps == 4
+    assert result.best_step in (2, 4) and result.best_dev is not None
+    # The output folder: safetensors weights, model card, recipe, results, log; no train-only head.
+    names = {p.name for p in out.iterdir()}
+    assert {"model.safetensors", "README.md", "fmicl_recipe.yaml", "eval_results.json", "modules.json"} <= names
+    assert not any(p.suffix == ".bin" for p in out.rglob("*") if "checkpoints" not in p.parts)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "## fmicl-text run" in card and "infonce" in card and "temperature=0.05" in card
+    assert "sts12" in card and "steps: 4" in card
+    results = json.loads((out / "eval_results.json").read_text())
+    assert set(results["test"]["scores"]) == {"sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr", "avg"}
+    assert results["steps"] == 4 and results["loss"]["temperature"] == 0.05
+    # The saved model is the best checkpoint, minus the head: its scores match the ones reported.
+    loaded = SentenceTransformer(str(out))
+    assert "TrainOnlyDense" not in str(loaded)
+    again = evaluate_sts(loaded, suite="senteval7", data_dir=tiny_data_home, show_progress=False)
+    for key, value in results["test"]["scores"].items():
+        assert again.scores[key] == pytest.approx(value, abs=1e-3)
+    # Training moved the weights: the loss is logged per part and changed.
+    log = json.loads((out / "training_log.json").read_text())
+    losses = [row["loss"] for row in log if "loss" in row]
+    assert len(losses) >= 4 and all(math.isfinite(x) for x in losses)
+    assert any(k.startswith("positive") or k.endswith("positive") for row in log for k in row)
+
+
+def test_refuses_non_empty_output_and_small_batches(tiny_bert, tiny_data_home, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("user file")
+    with pytest.raises(FmiclError, match="not empty"):
+        train(_recipe(tiny_bert, tiny_data_home, out))
+    assert (out / "keep.txt").read_text() == "user file"
+    with pytest.raises(FmiclError, match="at least 2"):
+        train(_recipe(tiny_bert, tiny_data_home, tmp_path / "b", **{"training.batch_size": 1}))
+    with pytest.raises(FmiclError, match="unknown loss"):
+        train(_recipe(tiny_bert, tiny_data_home, tmp_path / "c", **{"loss.name": "infonse"}))
+
+
+def test_non_finite_loss_stops_with_the_step(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    import fmicl_text.losses.infonce as infonce
+
+    real = infonce.info_nce
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        parts = real(*args, **kwargs)
+        if calls["n"] >= 3:
+            parts["negative"] = parts["negative"] * torch.tensor(float("nan"))
+        return parts
+
+    monkeypatch.setattr(infonce, "info_nce", poisoned)
+    out = tmp_path / "run"
+    with pytest.raises(FmiclError, match="non-finite at step 3") as info:
+        train(_recipe(tiny_bert, tiny_data_home, out, **{"training.max_steps": 6}))
+    assert "checkpoint-2" in str(info.value)
+    assert not (out / "model.safetensors").exists()  # nothing broken saved as the result
+
+
+def test_real_minilm_run(minilm_path, data_dir, tmp_path):
+    """A few real steps on all-MiniLM-L6-v2 + Wikipedia; STS-B dev stays where a sentence model is."""
+    from sentence_transformers import SentenceTransformer
+
+    from fmicl_text.evaluation.sts import evaluate_sts
+
+    out = tmp_path / "minilm"
+    recipe = _recipe(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        data_dir,
+        out,
+        **{
+            "model.pooling": "mean",
+            "training.max_steps": 3,
+            "training.batch_size": 8,
+            "training.learning_rate": 1e-5,
+            "eval.eval_steps": 3,
+            "eval.final_suite": "stsb-dev",
+            "eval.batch_size": 128,
+        },
+    )
+    result = train(recipe)
+    loaded = SentenceTransformer(str(out))
+    dev = evaluate_sts(loaded, suite="stsb-dev", data_dir=data_dir, show_progress=False)
+    assert dev.scores["stsb_dev"] == pytest.approx(result.best_dev, abs=0.01)
+    assert dev.scores["stsb_dev"] > 75  # a pipeline bug (pooling, truncation, wrong file) drops far below
