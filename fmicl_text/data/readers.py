@@ -117,17 +117,15 @@ def load_training_data(
     *,
     data_dir: str | os.PathLike | None = None,
     max_samples: int | None = None,
-    seed: int = 42,
     columns: dict[str, str] | None = None,
 ) -> tuple[datasets.Dataset, DataReport]:
     """Read ``spec`` (a file, a corpus name or a Hub id) into a dataset of anchor/positive[/negative].
 
     ``max_samples`` keeps the first N rows after cleaning, not a random sample: the same N rows
-    whatever the seed, so runs differ only by what the seed controls in training. ``seed`` is
-    accepted for the CLI's uniform call and is not used here; shuffling is the trainer's job.
+    whatever the seed, so runs differ only by what the seed controls in training (shuffling is the
+    trainer's job).
     Raises :class:`FmiclError` for anything the user can fix.
     """
-    del seed  # see the docstring: the subset is deterministic on purpose
     if max_samples is not None and max_samples < 1:
         raise FmiclError(f"max_samples must be a positive number of rows, not {max_samples}")
     if columns is not None:

@@ -387,17 +387,14 @@ def format_table(result: StsResult, label: str | None = None, *, header: bool = 
 
 
 def print_table(result: StsResult, label: str | None = None) -> None:
-    """Print the scores as a table (rich when installed, markdown otherwise)."""
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        print(format_table(result, label))
-        return
+    """Print the scores as a rich table (``format_table`` gives the markdown form)."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"STS {result.suite} ({result.text} text), Spearman x100")
     columns = _columns(result)
     if label is not None:
-        table.add_column("model")
+        table.add_column("model", overflow="fold")
     for key in columns:
         table.add_column(key, justify="right")
     table.add_row(*([label] if label is not None else []), *(f"{result.scores[key]:.2f}" for key in columns))

@@ -72,7 +72,7 @@ def train(recipe: Recipe) -> TrainResult:
 
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
-    from fmicl_text.evaluation.sts import StsEvaluator, evaluate_sts
+    from fmicl_text.evaluation.sts import StsEvaluator, load_suite, score_tasks
     from fmicl_text.modeling import build_model, strip_train_only_modules
     from fmicl_text.reporting.model_card import write_run_section
     from fmicl_text.training.callbacks import EvaluateAtEnd, NonFiniteLossGuard
@@ -92,7 +92,7 @@ def train(recipe: Recipe) -> TrainResult:
     # Validate everything cheap before the model is loaded.
     loss_params = {**losses.loss_parameters(recipe.loss.name), **recipe.loss.params}
     dataset, report = load_training_data(
-        recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples, seed=tc.seed
+        recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples
     )
     logger.info("training data: %s", report.summary())
     if len(dataset) < tc.batch_size:
@@ -102,6 +102,7 @@ def train(recipe: Recipe) -> TrainResult:
         if ec.dev
         else None
     )
+    final_tasks = load_suite(ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir) if ec.final_suite else None
 
     transformers.set_seed(tc.seed)
     model = build_model(recipe.model)
@@ -168,11 +169,12 @@ def train(recipe: Recipe) -> TrainResult:
     model = trainer.model
     strip_train_only_modules(model)
     model.eval()
+    if dev is not None:
+        # Score the model being saved, so the card's dev metrics are the kept checkpoint's, not the last step's.
+        dev(model)
     test = None
-    if ec.final_suite:
-        test = evaluate_sts(
-            model, suite=ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir, batch_size=ec.batch_size
-        )
+    if final_tasks is not None:
+        test = score_tasks(model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size)
     best_dev = state.best_metric
     best_step = _step_of(state.best_model_checkpoint)
 

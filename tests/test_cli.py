@@ -1,0 +1,79 @@
+"""The ``fmicl-text`` command: its flags, the STS JSON it writes, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fmicl_text.cli import TRAIN_FLAGS, main
+
+REQUIRED_TRAIN_FLAGS = [
+    "--model", "--train-data", "--loss", "--max-steps", "--batch-size", "--max-seq-length",
+    "--learning-rate", "--output-dir", "--seed", "--data-dir",
+]  # fmt: skip
+
+
+def test_train_help_lists_the_required_flags(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in REQUIRED_TRAIN_FLAGS:
+        assert flag in out and flag in TRAIN_FLAGS
+
+
+def test_eval_sts_writes_the_json(tiny_bert, tiny_data_home, tmp_path, capsys):
+    out = tmp_path / "res" / "scores.json"
+    rc = main(["eval", "sts", tiny_bert, "--data-dir", str(tiny_data_home), "--output", str(out)])
+    assert rc == 0
+    payload = json.loads(out.read_text())
+    assert list(payload["scores"]) == ["sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr", "avg"]
+    assert payload["suite"] == "senteval7" and payload["text"] == "senteval" and payload["model"] == tiny_bert
+    assert "time" in payload
+    values = [payload["scores"][k] for k in ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")]
+    assert payload["scores"]["avg"] == pytest.approx(sum(values) / 7)
+    assert "sickr" in capsys.readouterr().out  # the table is printed
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--loss", "infonse"], "did you mean 'infonce'"),
+        (["train", "--train-data", "no/such/file.txt"], "file.txt"),
+        (["train", "--set", "training.max_step=3"], "did you mean 'max_steps'"),
+        (["train", "--set", "nonsense"], "KEY=VALUE"),
+        (["eval", "sts", "MODEL", "--suite", "senteval8"], "did you mean 'senteval7'"),
+    ],
+)
+def test_errors_are_one_message_not_a_trace(argv, message, tmp_path, capsys, tiny_bert, tiny_data_home):
+    argv = [tiny_bert if a == "MODEL" else a for a in argv]
+    if argv[0] == "train":
+        argv += ["--model", tiny_bert, "--data-dir", str(tiny_data_home), "--output-dir", str(tmp_path / "o")]
+    else:
+        argv += ["--data-dir", str(tiny_data_home)]
+    capsys.readouterr()  # drop what building the fixtures printed
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_console_script_trains_end_to_end(tiny_bert, tiny_data_home, tmp_path):
+    """The installed command, as a user runs it: a recipe plus flags, then the printed table."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\nmodel: {pooling: cls_before_pooler}\neval: {eval_steps: 1, batch_size: 8}\n")
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "fmicl_text", "train", str(recipe), "--model", tiny_bert, "--train-data", "wiki",
+        "--data-dir", str(tiny_data_home), "--max-steps", "2", "--batch-size", "4", "--max-seq-length", "16",
+        "--learning-rate", "1e-4", "--seed", "1", "--output-dir", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "saved to" in proc.stdout and "sts12" in proc.stdout
+    saved = json.loads((out / "eval_results.json").read_text())
+    assert saved["steps"] == 2 and saved["dev"]["best_step"] in (1, 2)
