@@ -323,18 +323,19 @@ def test_unknown_name_suggests_the_closest():
 def test_known_name_missing_locally_and_hub_offline(tmp_path, offline):
     start = time.monotonic()
     with pytest.raises(FmiclError) as info:
-        load_training_data("wiki", data_dir=tmp_path / "empty-home")
+        load_training_data("wiki1m", data_dir=tmp_path / "empty-home")
     assert time.monotonic() - start < 10, "the offline Hub fallback must fail fast, not retry the network"
     assert type(info.value) is FmiclError
     message = str(info.value)
-    assert str(tmp_path / "empty-home" / "train" / "unsup" / "wiki200k.txt.gz") in message
+    assert str(tmp_path / "empty-home" / "train" / "unsup" / "wiki1m_for_simcse.txt") in message
     assert "neither in the data home nor reachable on the Hub" in message
     assert "--data-dir" in message and "FMICL_DATA_DIR" in message
     assert "\n  fix:" in message
 
 
-def test_known_name_without_hub_copy(tmp_path):
-    message = load_error("wiki1m-head", data_dir=tmp_path)
+@pytest.mark.parametrize("name", ["wiki", "wiki1m-head"])
+def test_known_name_without_hub_copy(tmp_path, name):
+    message = load_error(name, data_dir=tmp_path)
     assert "no Hub copy" in message and str(tmp_path) in message
 
 
@@ -364,7 +365,7 @@ def test_hub_fallback_calls_load_dataset_and_detects_columns(tmp_path, monkeypat
         )
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    ds, report = load_training_data("wiki", data_dir=tmp_path)
+    ds, report = load_training_data("wiki1m", data_dir=tmp_path)
     assert calls[-1] == ("princeton-nlp/datasets-for-simcse", "wiki1m_for_simcse.txt", "train")
     assert (ds["anchor"], report.blank_dropped, report.format, report.mode) == (
         ["one", "two"],
