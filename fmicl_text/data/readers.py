@@ -448,12 +448,7 @@ def _read_csv(text: str, kind: str, where: str, columns: dict[str, str] | None) 
                     continue
                 if len(row) < width or any(f.strip() for f in row[width:]):
                     _bad_width(row, width, kind, f"{where}, line {reader.line_num}")
-            vals = [row[i].strip() for i in idx]
-            if all(vals):
-                for col, v in zip(cols, vals, strict=True):
-                    col.append(v)
-            else:
-                blank += 1
+            blank += not _add_row(cols, [row[i].strip() for i in idx])
     except csv.Error as err:
         raise FmiclError(
             f"malformed {kind.upper()}: {err}",
@@ -541,26 +536,32 @@ def _read_json(text: str, where: str, columns: dict[str, str] | None) -> _Table:
                     f"a row has no key {key!r} (the first row set the columns {inputs})",
                     where=f"{where}, {loc}",
                 )
-            v = obj[key]
-            if v is None:
-                v = ""
-            elif not isinstance(v, str):
-                raise FmiclError(
-                    f"field {key!r} is {type(v).__name__}, not text: {json.dumps(v)[:60]}",
-                    where=f"{where}, {loc}",
-                )
-            vals.append(v.strip())
-        if all(vals):
-            for col, v in zip(cols, vals, strict=True):
-                col.append(v)
-        else:
-            blank += 1
+            vals.append(_text(obj[key], key, f"{where}, {loc}"))
+        blank += not _add_row(cols, vals)
     if not data_rows:
         raise FmiclError("no rows: the training data file has only blank lines or an empty array", where=where)
     if not cols[0]:
         raise FmiclError(f"no usable rows: all {data_rows:,} rows have a blank field", where=where)
     assert mode is not None
     return _Table(mode, inputs, _expand(cols, unique, inputs), blank + blank_lines)
+
+
+def _text(value: Any, key: str, where: str) -> str:
+    """A JSON or Hub field as stripped text: None counts as blank, anything not a string is an error."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FmiclError(f"field {key!r} is {type(value).__name__}, not text: {repr(value)[:60]}", where=where)
+    return value.strip()
+
+
+def _add_row(cols: list[list[str]], vals: list[str]) -> bool:
+    """Append a row of fields to the columns unless a field is blank; says whether it was kept."""
+    if not all(vals):
+        return False
+    for col, v in zip(cols, vals, strict=True):
+        col.append(v)
+    return True
 
 
 def _json_lines(lines: list[str], where: str) -> Iterable[tuple[str, Any]]:
@@ -586,18 +587,8 @@ def _read_hub(ds: Any, source: str, columns: dict[str, str] | None) -> _Table:
     cols: list[list[str]] = [[] for _ in unique]
     blank = 0
     for i, row in enumerate(zip(*(data[c] for c in unique), strict=True)):
-        vals = []
-        for key, v in zip(unique, row, strict=True):
-            if v is None:
-                v = ""
-            elif not isinstance(v, str):
-                raise FmiclError(f"column {key!r} is {type(v).__name__}, not text", where=f"{where}, row {i + 1}")
-            vals.append(v.strip())
-        if all(vals):
-            for col, v in zip(cols, vals, strict=True):
-                col.append(v)
-        else:
-            blank += 1
+        vals = [_text(v, key, f"{where}, row {i + 1}") for key, v in zip(unique, row, strict=True)]
+        blank += not _add_row(cols, vals)
     if not cols[0]:
         raise FmiclError("no usable rows in the Hub dataset (empty, or every row has a blank field)", where=where)
     return _Table(mode, inputs, _expand(cols, unique, inputs), blank)
