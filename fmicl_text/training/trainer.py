@@ -140,6 +140,7 @@ def train(recipe: Recipe) -> TrainResult:
         batch_sampler=BATCH_SAMPLERS[tc.batch_sampler],
         dataloader_drop_last=True,
         dataloader_num_workers=tc.dataloader_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
         report_to="none",
         disable_tqdm=False,
         **flags,
