@@ -1,14 +1,24 @@
 """The f-divergence table of f-MICL: one entry per divergence.
 
-Each entry gives the generator ``f`` (convex, ``f(1) = 0``), its derivative ``f'``, the convex
-conjugate ``f*`` with its domain, and the f-GAN output activation that maps an unbounded critic
-value into that domain (Nowozin et al. 2016, Table 2). All functions act elementwise on tensors.
-Adding a divergence means adding one entry; the unit tests check every entry for the
-Fenchel-Young equality ``f*(f'(u)) = u f'(u) - f(u)``, ``f(1) = 0`` and the sup definition of f*.
+Each entry gives the generator ``f`` (convex on u > 0, ``f(1) = 0``), its derivative ``f'``, the
+convex conjugate ``f*(t) = sup_{u>0} (u t - f(u))`` and the f-GAN output activation that maps an
+unbounded critic value into dom f* (Nowozin et al. 2016, Table 2). Adding a divergence means
+adding one entry; the tests check every entry for ``f(1) = 0``, the Fenchel-Young equality
+``f*(f'(u)) = u f'(u) - f(u)`` and the sup definition of f* on a grid.
 
-Forms are chosen for stability: ``log1p``/``expm1``/``softplus`` where an exp or a log could
-overflow or cancel, so that the f-Gaussian critic (``u`` = a Gaussian kernel value in (0, 1]) stays
-finite down to kernel values of ~1e-30 in float32.
+``f*`` is the exact conjugate over u > 0 on all of its domain. Where the range of f' is bounded
+below (Pearson: -2, Tsallis: -1/(a-1), VLC: -3), the sup below that bound is reached as u -> 0 and
+f* is the constant ``-f(0)``: the closed forms of the objectives table hold only above the bound.
+
+Three stable composites serve the two critics (all default to the plain composition):
+
+* ``gaussian_critic(l)``  = f'(G) with G = e^l, the f-Gaussian critic from the log-kernel l;
+* ``gaussian_negative(l)`` = G f'(G) - f(G) = f*(f'(G)), the f-Gaussian negative term;
+* ``cosine_negative(v)``  = f*(activation(v)), the cosine critic's negative term.
+
+Exponentials that can overflow float32 (KL's e^t, Hellinger's u^(-1/2), the 1 - e^{-v} activation) use :func:`exp_linear`,
+exact below ``EXP_CAP`` and continued linearly above it, so values and gradients stay finite and
+point the right way at extreme temperatures or bandwidths.
 """
 
 from __future__ import annotations
@@ -23,19 +33,44 @@ from torch import Tensor
 
 Fn = Callable[[Tensor], Tensor]
 LOG2 = math.log(2.0)
+EXP_CAP = 60.0  # e^60 ~ 1e26: far from float32's limit (~3e38) even after summing a large batch
+
+
+def exp_linear(x: Tensor, cap: float = EXP_CAP) -> Tensor:
+    """``exp(x)`` up to ``cap``, then its tangent line: finite values and gradients for any x."""
+    e = torch.exp(torch.clamp(x, max=cap))
+    return e * (1.0 + F.relu(x - cap))
 
 
 @dataclass(frozen=True)
 class Divergence:
-    """An f-divergence: ``f``, ``f'``, ``f*``, where ``f*`` is finite, and the f-GAN activation."""
-
     name: str
     f: Fn
     f_prime: Fn
-    conjugate: Fn
-    in_domain: Callable[[Tensor], Tensor]  # bool mask: t inside dom f*
-    activation: Fn  # R -> dom f*
+    conjugate: Fn  # exact sup over u > 0, for t below ``upper``
+    upper: float  # dom f* = (-inf, upper)
+    activation: Fn  # f-GAN output activation: R -> dom f*
     about: str
+    gaussian_critic: Fn | None = None
+    gaussian_negative: Fn | None = None
+    cosine_negative: Fn | None = None
+
+    def critic_from_log_kernel(self, log_g: Tensor) -> Tensor:
+        if self.gaussian_critic is not None:
+            return self.gaussian_critic(log_g)
+        return self.f_prime(torch.exp(log_g))
+
+    def negative_from_log_kernel(self, log_g: Tensor) -> Tensor:
+        """f*(f'(G)) computed as G f'(G) - f(G) (Fenchel-Young), never through f*."""
+        if self.gaussian_negative is not None:
+            return self.gaussian_negative(log_g)
+        g = torch.exp(log_g)
+        return g * self.f_prime(g) - self.f(g)
+
+    def negative_from_cosine(self, v: Tensor) -> Tensor:
+        if self.cosine_negative is not None:
+            return self.cosine_negative(v)
+        return self.conjugate(self.activation(v))
 
 
 def _kl() -> Divergence:
@@ -44,35 +79,43 @@ def _kl() -> Divergence:
         f=lambda u: torch.xlogy(u, u),
         f_prime=lambda u: 1.0 + torch.log(u),
         conjugate=lambda t: torch.exp(t - 1.0),
-        in_domain=lambda t: torch.isfinite(t),
+        upper=math.inf,
         activation=lambda v: v,
         about="Kullback-Leibler",
+        gaussian_critic=lambda lg: 1.0 + lg,
+        gaussian_negative=torch.exp,  # G f'(G) - f(G) = G
+        cosine_negative=lambda v: exp_linear(v - 1.0),
     )
 
 
 def _js() -> Divergence:
-    # GAN form: f(u) = u log u - (1 + u) log((1 + u) / 2); f'(u) = log(2u / (1 + u)).
     return Divergence(
         "js",
         f=lambda u: torch.xlogy(u, u) - (1.0 + u) * (torch.log1p(u) - LOG2),
         f_prime=lambda u: LOG2 + torch.log(u) - torch.log1p(u),
-        # -log(2 - e^t), written as -log(2) - log1p(-e^t / 2) for accuracy near t = log 2.
-        conjugate=lambda t: -LOG2 - torch.log1p(-0.5 * torch.exp(t)),
-        in_domain=lambda t: t < LOG2,
+        conjugate=lambda t: -LOG2 - torch.log1p(-0.5 * torch.exp(t)),  # -log(2 - e^t)
+        upper=LOG2,
         activation=lambda v: LOG2 - F.softplus(-v),
         about="Jensen-Shannon (GAN form)",
+        gaussian_critic=lambda lg: LOG2 - F.softplus(-lg),  # log(2G / (1 + G))
+        gaussian_negative=lambda lg: F.softplus(lg) - LOG2,  # log((1 + G) / 2)
+        cosine_negative=lambda v: F.softplus(v) - LOG2,  # f*(log 2 - softplus(-v))
     )
 
 
 def _pearson() -> Divergence:
+    def conjugate(t: Tensor) -> Tensor:
+        return torch.where(t >= -2.0, t + t**2 / 4.0, torch.full_like(t, -1.0))  # -f(0) = -1 below -2
+
     return Divergence(
         "pearson",
         f=lambda u: (u - 1.0) ** 2,
         f_prime=lambda u: 2.0 * (u - 1.0),
-        conjugate=lambda t: t + t**2 / 4.0,
-        in_domain=lambda t: t > -2.0,
+        conjugate=conjugate,
+        upper=math.inf,
         activation=lambda v: v,
         about="Pearson chi^2",
+        gaussian_negative=lambda lg: torch.expm1(2.0 * lg),  # G^2 - 1
     )
 
 
@@ -82,9 +125,12 @@ def _squared_hellinger() -> Divergence:
         f=lambda u: (torch.sqrt(u) - 1.0) ** 2,
         f_prime=lambda u: 1.0 - torch.rsqrt(u),
         conjugate=lambda t: t / (1.0 - t),
-        in_domain=lambda t: t < 1.0,
-        activation=lambda v: -torch.expm1(-v),  # 1 - e^{-v}
+        upper=1.0,
+        activation=lambda v: 1.0 - exp_linear(-v),  # 1 - e^{-v}
         about="squared Hellinger",
+        gaussian_critic=lambda lg: 1.0 - exp_linear(-0.5 * lg),  # 1 - G^{-1/2}
+        gaussian_negative=lambda lg: torch.expm1(0.5 * lg),  # G^{1/2} - 1
+        cosine_negative=lambda v: exp_linear(v) - 1.0,  # t / (1 - t) with t = 1 - e^{-v}
     )
 
 
@@ -92,29 +138,46 @@ def _tsallis(alpha: float) -> Divergence:
     if not alpha > 1.0:
         raise ValueError(f"tsallis_alpha must be > 1, got {alpha}")
     a = float(alpha)
-    floor = -1.0 / (a - 1.0)  # dom f*: (a - 1) t + 1 > 0  <=>  t > -1 / (a - 1)
+
+    def conjugate(t: Tensor) -> Tensor:
+        # ((a-1) t + 1) / a)^(a/(a-1)) where (a-1) t + 1 > 0; 0 = -f(0) below.
+        return (F.relu((a - 1.0) * t + 1.0) / a) ** (a / (a - 1.0))
+
     return Divergence(
         "tsallis",
         f=lambda u: (u**a - u) / (a - 1.0),
         f_prime=lambda u: (a * u ** (a - 1.0) - 1.0) / (a - 1.0),
-        conjugate=lambda t: (((a - 1.0) * t + 1.0) / a) ** (a / (a - 1.0)),
-        in_domain=lambda t: (a - 1.0) * t + 1.0 > 0,
-        # (choice) clip into the domain: a floor just inside it, no ceiling (f* is finite above).
-        activation=lambda v: torch.clamp(v, min=floor + 1e-6),
+        conjugate=conjugate,
+        upper=math.inf,
+        # (choice) identity: the exact conjugate is finite on all of R (flat below -1/(a-1)), so no
+        # clipping is needed to stay in its domain.
+        activation=lambda v: v,
         about=f"Tsallis (alpha={a})",
+        gaussian_negative=lambda lg: torch.exp(a * lg),  # G^a
     )
 
 
 def _vlc() -> Divergence:
+    def conjugate(t: Tensor) -> Tensor:
+        w = torch.sqrt(torch.clamp(1.0 - t, max=4.0))  # the sup sits at u -> 0 once t < -3
+        return (w - 2.0) ** 2 - 1.0  # = 4 - t - 4 sqrt(1 - t) for -3 <= t < 1
+
     return Divergence(
         "vlc",
         f=lambda u: (u - 1.0) ** 2 / (u + 1.0),
         f_prime=lambda u: 1.0 - 4.0 / (u + 1.0) ** 2,
-        conjugate=lambda t: 4.0 - t - 4.0 * torch.sqrt(1.0 - t),
-        in_domain=lambda t: t < 1.0,
-        activation=lambda v: -torch.expm1(-v),
+        conjugate=conjugate,
+        upper=1.0,
+        activation=lambda v: 1.0 - exp_linear(-v),
         about="Vincze-Le Cam",
+        gaussian_negative=lambda lg: _vlc_fy(torch.exp(lg)),
+        # sqrt(1 - t) = e^{-v/2} for t = 1 - e^{-v}; capped at 2 where f* is flat.
+        cosine_negative=lambda v: (torch.exp(torch.clamp(-0.5 * v, max=LOG2)) - 2.0) ** 2 - 1.0,
     )
+
+
+def _vlc_fy(g: Tensor) -> Tensor:
+    return (3.0 * g + 1.0) * (g - 1.0) / (1.0 + g) ** 2  # G f'(G) - f(G), simplified
 
 
 _FIXED = {"kl": _kl, "js": _js, "pearson": _pearson, "squared_hellinger": _squared_hellinger, "vlc": _vlc}

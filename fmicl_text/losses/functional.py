@@ -8,6 +8,8 @@ The math is specified in the project's objectives document (section numbers refe
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -59,4 +61,257 @@ def info_nce(
     negative = torch.logsumexp(candidates, dim=1).mean()
     if symmetric:
         negative = (negative + torch.logsumexp(logits, dim=0).mean()) / 2
+    return {"positive": positive, "negative": negative}
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def _unit(x: Tensor) -> Tensor:
+    return F.normalize(_wide(x), dim=-1)
+
+
+def _offdiag(m: Tensor) -> Tensor:
+    """The entries i != j of a square matrix, flattened."""
+    n = m.shape[0]
+    return m.masked_select(~torch.eye(n, dtype=torch.bool, device=m.device))
+
+
+def _sq_dist_unit(a: Tensor, b: Tensor) -> Tensor:
+    """||a_i - b_j||^2 for unit rows, as 2 - 2 cos (finite gradient at distance 0, unlike cdist)."""
+    return (2.0 - 2.0 * a @ b.T).clamp_min(0.0)
+
+
+def _log_mean_exp(x: Tensor) -> Tensor:
+    return torch.logsumexp(x, dim=0) - math.log(x.numel())
+
+
+def _lse_offdiag_rows(logits: Tensor) -> Tensor:
+    """Per row, logsumexp over the columns j != i."""
+    eye = torch.eye(logits.shape[0], dtype=torch.bool, device=logits.device)
+    return torch.logsumexp(logits.masked_fill(eye, float("-inf")), dim=1)
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+
+
+# --------------------------------------------------------------------------- f-MICL (section 2)
+
+SIMILARITIES = ("gaussian", "cosine")
+NEGATIVE_PAIRS = ("cross", "within", "both")
+
+
+def fmicl(
+    u: Tensor,
+    v: Tensor,
+    divergence: str,
+    similarity: str = "gaussian",
+    sigma: float = 1.0,
+    alpha: float = 1.0,
+    temperature: float = 0.05,
+    negatives: str = "cross",
+    tsallis_alpha: float = 2.0,
+) -> dict[str, Tensor]:
+    """f-MICL (Lu et al., TMLR 2023): the negative of the variational f-mutual-information bound.
+
+    ``L = -(1/N) sum_i s(u_i, v_i) + alpha * mean_{negative pairs} f*(s)``, split into ``positive``
+    and ``negative``. Critics: ``gaussian`` (f-Gaussian, s = f'(G_sigma(d)), negative term in the
+    Fenchel-Young form G f'(G) - f(G) from the log-kernel -d / (2 sigma^2)) or ``cosine``
+    (s = activation(cos / temperature), f-GAN activation). Negative pairs: ``cross`` (u_i, v_j),
+    ``within`` (u_i, u_j) and (v_i, v_j), ``both`` all of these; always i != j.
+    """
+    from fmicl_text.losses.divergences import get_divergence
+
+    _check_pair(u, v)
+    _check_positive(sigma=sigma, temperature=temperature)
+    if alpha < 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)}")
+    if negatives not in NEGATIVE_PAIRS:
+        raise ValueError(f"unknown negatives {negatives!r}; valid: {', '.join(NEGATIVE_PAIRS)}")
+    div = get_divergence(divergence, tsallis_alpha)
+    u, v = _unit(u), _unit(v)
+
+    if similarity == "gaussian":
+
+        def score(a: Tensor, b: Tensor) -> Tensor:  # log G_sigma(d)
+            return -_sq_dist_unit(a, b) / (2.0 * sigma**2)
+
+        critic, negative_term = div.critic_from_log_kernel, div.negative_from_log_kernel
+    else:
+
+        def score(a: Tensor, b: Tensor) -> Tensor:
+            return a @ b.T / temperature
+
+        critic, negative_term = div.activation, div.negative_from_cosine
+
+    cross = score(u, v)
+    positive = -critic(cross.diagonal()).mean()
+    pools = []
+    if negatives in ("cross", "both"):
+        pools.append(_offdiag(cross))
+    if negatives in ("within", "both"):
+        pools += [_offdiag(score(u, u)), _offdiag(score(v, v))]
+    negative = alpha * negative_term(torch.cat(pools)).mean()
+    return {"positive": positive, "negative": negative}
+
+
+# --------------------------------------------------------------------------- alignment + uniformity (section 3)
+
+
+def uniformity(z: Tensor, t: float = 2.0) -> Tensor:
+    """``log mean_{i != j} exp(-t ||z_i - z_j||^2)`` of L2-normalised rows (Wang & Isola 2020)."""
+    z = _unit(z)
+    return _log_mean_exp(_offdiag(-t * _sq_dist_unit(z, z)))
+
+
+def alignment(u: Tensor, v: Tensor, align_alpha: float = 2.0) -> Tensor:
+    """``mean_i ||u_i - v_i||^alpha`` of L2-normalised rows."""
+    sq = (_unit(u) - _unit(v)).pow(2).sum(dim=1)
+    if align_alpha == 2.0:
+        return sq.mean()
+    return sq.clamp_min(1e-12).pow(align_alpha / 2.0).mean()  # clamp: the root has no gradient at 0
+
+
+def alignment_uniformity(
+    u: Tensor, v: Tensor, align_alpha: float = 2.0, t: float = 2.0, lam: float = 1.0
+) -> dict[str, Tensor]:
+    """Alignment + lambda * (U(u) + U(v)) / 2 (Wang & Isola 2020), parts ``alignment``, ``uniformity``."""
+    _check_pair(u, v)
+    _check_positive(align_alpha=align_alpha, t=t)
+    return {
+        "alignment": alignment(u, v, align_alpha),
+        "uniformity": lam * (uniformity(u, t) + uniformity(v, t)) / 2.0,
+    }
+
+
+# --------------------------------------------------------------------------- generalised contrastive (section 4)
+
+PRIORS = ("logsumexp", "normal", "hypersphere", "hypercube")
+
+
+def sliced_wasserstein(
+    z: Tensor, samples: Tensor, num_projections: int = 128, generator: torch.Generator | None = None
+) -> Tensor:
+    """Squared sliced-Wasserstein-2 distance between two equal-size point sets.
+
+    Both are projected onto ``num_projections`` random orthonormal directions (capped at the
+    dimension), each projection is sorted, and the mean squared difference is returned.
+    """
+    d = z.shape[1]
+    k = min(num_projections, d)
+    gauss = torch.randn(d, k, generator=generator, dtype=torch.float64, device="cpu")
+    directions = torch.linalg.qr(gauss).Q.to(device=z.device, dtype=z.dtype)  # d x k, orthonormal columns
+    a = torch.sort(z @ directions, dim=0).values
+    b = torch.sort(samples @ directions, dim=0).values
+    return (a - b).pow(2).mean()
+
+
+def prior_samples(
+    prior: str, n: int, d: int, *, generator: torch.Generator | None = None, device=None, dtype=torch.float32
+) -> Tensor:
+    """n draws from a prior: standard normal, uniform on the hypersphere, or uniform on [-1, 1]^d."""
+    if prior == "hypercube":
+        x = torch.rand(n, d, generator=generator, dtype=torch.float64) * 2.0 - 1.0
+    else:
+        x = torch.randn(n, d, generator=generator, dtype=torch.float64)
+        if prior == "hypersphere":
+            x = F.normalize(x, dim=-1)
+    return x.to(device=device, dtype=dtype)
+
+
+def generalized_contrastive(
+    u: Tensor,
+    v: Tensor,
+    prior: str = "logsumexp",
+    lam: float = 1.0,
+    temperature: float = 0.1,
+    num_projections: int = 128,
+    generator: torch.Generator | None = None,
+) -> dict[str, Tensor]:
+    """The generalised contrastive loss (Chen, Luo, Li 2021): ``alignment + lam * distribution``.
+
+    ``alignment = mean ||u_i - v_i||^2 / 2``. ``logsumexp``: ``distribution = mean_i log sum_j
+    exp(u_i . v_j / temperature)`` on unit vectors (the uniform-hypersphere prior in its
+    log-sum-exp form). Sliced-Wasserstein priors: ``distribution = (SW(u, P) + SW(v, P)) / 2``
+    against N samples of the prior; ``hypersphere`` normalises the embeddings, ``normal`` and
+    ``hypercube`` do not. ``generator`` draws the projections and prior samples: pass one seeded
+    the same on every process so that a gathered batch gives the same loss everywhere.
+    """
+    _check_pair(u, v)
+    if prior not in PRIORS:
+        raise ValueError(f"unknown prior {prior!r}; valid: {', '.join(PRIORS)}")
+    _check_positive(temperature=temperature, num_projections=num_projections)
+    normalise = prior in ("logsumexp", "hypersphere")
+    u, v = (_unit(u), _unit(v)) if normalise else (_wide(u), _wide(v))
+    align = (u - v).pow(2).sum(dim=1).mean() / 2.0
+    if prior == "logsumexp":
+        distribution = torch.logsumexp(u @ v.T / temperature, dim=1).mean()
+    else:
+        n, d = u.shape
+        samples = [prior_samples(prior, n, d, generator=generator, device=u.device, dtype=u.dtype) for _ in (0, 1)]
+        distribution = (
+            sliced_wasserstein(u, samples[0], num_projections, generator)
+            + sliced_wasserstein(v, samples[1], num_projections, generator)
+        ) / 2.0
+    return {"alignment": align, "distribution": lam * distribution}
+
+
+# --------------------------------------------------------------------------- DHEL and KCL (section 5)
+
+
+def dhel(u: Tensor, v: Tensor, temperature: float = 0.3, positive_energy: bool = False) -> dict[str, Tensor]:
+    """Decoupled hyperspherical energy loss (Koromilas et al. 2024).
+
+    ``positive = -mean_i cos(u_i, v_i) / tau``; ``negative = mean_i log sum_{j != i}
+    exp(cos(u_i, u_j) / tau)`` (the energy within the anchor view, the positive left out), plus the
+    same term of the positive view when ``positive_energy``.
+    """
+    _check_pair(u, v)
+    _check_positive(temperature=temperature)
+    u, v = _unit(u), _unit(v)
+    positive = -(u * v).sum(dim=1).mean() / temperature
+    negative = _lse_offdiag_rows(u @ u.T / temperature).mean()
+    if positive_energy:
+        negative = negative + _lse_offdiag_rows(v @ v.T / temperature).mean()
+    return {"positive": positive, "negative": negative}
+
+
+KERNELS = ("gaussian", "log", "imq", "riesz")
+
+
+def kernel_matrix(a: Tensor, b: Tensor, kernel: str = "gaussian", t: float = 2.0, eps: float = 1e-6) -> Tensor:
+    """k(a_i, b_j) on unit rows for the kernels of KCL.
+
+    gaussian ``exp(-t d^2)``; log ``-log(d^2 + eps)``; imq ``(1 + t d^2)^(-1/2)`` (inverse
+    multiquadric); riesz ``-(d^2 + eps)^(1/2)`` (the s = 1 Riesz kernel, up to sign and eps).
+    """
+    sq = _sq_dist_unit(a, b)
+    if kernel == "gaussian":
+        return torch.exp(-t * sq)
+    if kernel == "log":
+        return -torch.log(sq + eps)
+    if kernel == "imq":
+        return torch.rsqrt(1.0 + t * sq)
+    if kernel == "riesz":
+        return -torch.sqrt(sq + eps)
+    raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
+
+
+def kcl(u: Tensor, v: Tensor, kernel: str = "gaussian", gamma: float = 16.0, t: float = 2.0) -> dict[str, Tensor]:
+    """Kernel contrastive loss (Koromilas et al. 2024).
+
+    ``positive = -mean_i k(u_i, v_i)``; ``negative = gamma * mean_{i != j} k(u_i, u_j)``.
+    """
+    _check_pair(u, v)
+    _check_positive(t=t)
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
+    u, v = _unit(u), _unit(v)
+    positive = -kernel_matrix(u, v, kernel, t).diagonal().mean()
+    negative = gamma * _offdiag(kernel_matrix(u, u, kernel, t)).mean()
     return {"positive": positive, "negative": negative}
