@@ -16,9 +16,9 @@ Three stable composites serve the two critics (all default to the plain composit
 * ``gaussian_negative(l)`` = G f'(G) - f(G) = f*(f'(G)), the f-Gaussian negative term;
 * ``cosine_negative(v)``  = f*(activation(v)), the cosine critic's negative term.
 
-Exponentials that can overflow float32 (KL's e^t, Hellinger's u^(-1/2), the 1 - e^{-v} activation) use :func:`exp_linear`,
-exact below ``EXP_CAP`` and continued linearly above it, so values and gradients stay finite and
-point the right way at extreme temperatures or bandwidths.
+Exponentials that can overflow float32 (KL's e^t, Hellinger's u^(-1/2), the 1 - e^{-v}
+activation) use :func:`exp_linear`, exact below ``EXP_CAP`` and continued linearly above it, so
+values and gradients stay finite and point the right way at extreme temperatures or bandwidths.
 """
 
 from __future__ import annotations
