@@ -21,7 +21,7 @@ TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
         str,
         "training data: a file (.txt[.gz], .csv, .tsv, .jsonl), a data-home name (wiki, nli, ...) or a Hub dataset id",
     ),
-    "--loss": ("loss.name", str, "loss name from the registry (e.g. infonce)"),
+    "--loss": ("loss.name", str, "loss from the registry: infonce, fmicl, au, gcl, dhel, kcl"),
     "--max-steps": ("training.max_steps", int, "stop after this many steps (-1: train --epochs epochs)"),
     "--epochs": ("training.epochs", float, "epochs when --max-steps is -1"),
     "--batch-size": ("training.batch_size", int, "pairs per batch (in-batch negatives: batch size - 1)"),
@@ -34,6 +34,16 @@ TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
     "--max-train-samples": ("data.max_samples", int, "use only the first N training rows"),
     "--pooling": ("model.pooling", str, "cls, cls_before_pooler, mean (avg) or avg_first_last"),
     "--temperature": ("loss.temperature", float, "loss temperature"),
+    "--divergence": ("loss.divergence", str, "f-MICL divergence: kl, js, pearson, squared_hellinger, tsallis, vlc"),
+    "--similarity": ("loss.similarity", str, "f-MICL critic: gaussian or cosine"),
+    "--sigma": ("loss.sigma", float, "f-MICL Gaussian bandwidth"),
+    "--alpha": ("loss.alpha", float, "f-MICL weight of the negative term"),
+    "--negatives": ("loss.negatives", str, "f-MICL negative pairs: cross, within or both"),
+    "--tsallis-alpha": ("loss.tsallis_alpha", float, "order of the Tsallis divergence (> 1)"),
+    "--prior": ("loss.prior", str, "generalised contrastive prior: logsumexp, normal, hypersphere, hypercube"),
+    "--lam": ("loss.lam", float, "weight of the uniformity / distribution term (au, gcl)"),
+    "--kernel": ("loss.kernel", str, "KCL kernel: gaussian, log, imq, riesz"),
+    "--gamma": ("loss.gamma", float, "KCL weight of the negative term"),
     "--precision": ("training.precision", str, "auto, fp32, fp16 or bf16"),
     "--eval-steps": ("eval.eval_steps", int, "evaluate on the dev set every N steps"),
     "--dev": ("eval.dev", str, "dev suite for checkpoint selection (stsb-dev, sickr-dev)"),
@@ -59,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-dev", action="store_true", help="no dev evaluation or checkpoint selection")
     train.add_argument("--no-final-eval", action="store_true", help="skip the final test suite")
     train.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    train.add_argument(
+        "--gather-across-devices", action="store_true", help="negatives from every process (DDP), with gradient"
+    )
     train.add_argument(
         "--set",
         action="append",
@@ -100,6 +113,8 @@ def recipe_from_args(args: argparse.Namespace):
         overrides["eval.final_suite"] = None
     if args.overwrite:
         overrides["training.overwrite"] = True
+    if args.gather_across_devices:
+        overrides["loss.gather_across_devices"] = True
     # The loss name goes first so that loss parameters given with it apply to the new loss.
     ordered = dict(sorted(overrides.items(), key=lambda kv: kv[0] != "loss.name"))
     return apply_overrides(recipe, ordered)

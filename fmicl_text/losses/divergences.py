@@ -153,6 +153,8 @@ def _tsallis(alpha: float) -> Divergence:
         # clipping is needed to stay in its domain.
         activation=lambda v: v,
         about=f"Tsallis (alpha={a})",
+        # f'(G) from the log-kernel: G^(a-1) = e^{(a-1) l} has a finite gradient even where G underflows.
+        gaussian_critic=lambda lg: (a * torch.exp((a - 1.0) * lg) - 1.0) / (a - 1.0),
         gaussian_negative=lambda lg: torch.exp(a * lg),  # G^a
     )
 

@@ -8,11 +8,24 @@ The math is specified in the project's objectives document (section numbers refe
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def float32_math(fn: Callable[..., dict[str, Tensor]]) -> Callable[..., dict[str, Tensor]]:
+    """Run a loss with autocast off, so that its math stays in float32 under bf16/fp16 training."""
+
+    @functools.wraps(fn)
+    def wrapper(u: Tensor, *args, **kwargs) -> dict[str, Tensor]:
+        with torch.autocast(device_type=u.device.type, enabled=False):
+            return fn(u, *args, **kwargs)
+
+    return wrapper
 
 
 def _wide(x: Tensor) -> Tensor:
@@ -27,6 +40,7 @@ def _check_pair(u: Tensor, v: Tensor) -> None:
         raise ValueError("in-batch negatives need a batch of at least 2 pairs")
 
 
+@float32_math
 def info_nce(
     u: Tensor,
     v: Tensor,
@@ -104,6 +118,7 @@ SIMILARITIES = ("gaussian", "cosine")
 NEGATIVE_PAIRS = ("cross", "within", "both")
 
 
+@float32_math
 def fmicl(
     u: Tensor,
     v: Tensor,
@@ -127,7 +142,7 @@ def fmicl(
 
     _check_pair(u, v)
     _check_positive(sigma=sigma, temperature=temperature)
-    if alpha < 0:
+    if not alpha >= 0:
         raise ValueError(f"alpha must be >= 0, got {alpha}")
     if similarity not in SIMILARITIES:
         raise ValueError(f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)}")
@@ -177,6 +192,7 @@ def alignment(u: Tensor, v: Tensor, align_alpha: float = 2.0) -> Tensor:
     return sq.clamp_min(1e-12).pow(align_alpha / 2.0).mean()  # clamp: the root has no gradient at 0
 
 
+@float32_math
 def alignment_uniformity(
     u: Tensor, v: Tensor, align_alpha: float = 2.0, t: float = 2.0, lam: float = 1.0
 ) -> dict[str, Tensor]:
@@ -192,6 +208,7 @@ def alignment_uniformity(
 # --------------------------------------------------------------------------- generalised contrastive (section 4)
 
 PRIORS = ("logsumexp", "normal", "hypersphere", "hypercube")
+SAMPLED_PRIORS = PRIORS[1:]
 
 
 def sliced_wasserstein(
@@ -202,6 +219,12 @@ def sliced_wasserstein(
     Both are projected onto ``num_projections`` random orthonormal directions (capped at the
     dimension), each projection is sorted, and the mean squared difference is returned.
     """
+    if z.ndim != 2 or z.shape != samples.shape:
+        raise ValueError(
+            f"sliced Wasserstein needs two point sets of one shape, got {tuple(z.shape)}, {tuple(samples.shape)}"
+        )
+    _check_positive(num_projections=num_projections)
+    z, samples = _wide(z), _wide(samples).to(_wide(z).dtype)
     d = z.shape[1]
     k = min(num_projections, d)
     gauss = torch.randn(d, k, generator=generator, dtype=torch.float64, device="cpu")
@@ -215,6 +238,8 @@ def prior_samples(
     prior: str, n: int, d: int, *, generator: torch.Generator | None = None, device=None, dtype=torch.float32
 ) -> Tensor:
     """n draws from a prior: standard normal, uniform on the hypersphere, or uniform on [-1, 1]^d."""
+    if prior not in SAMPLED_PRIORS:
+        raise ValueError(f"unknown prior to sample {prior!r}; valid: {', '.join(SAMPLED_PRIORS)}")
     if prior == "hypercube":
         x = torch.rand(n, d, generator=generator, dtype=torch.float64) * 2.0 - 1.0
     else:
@@ -224,6 +249,7 @@ def prior_samples(
     return x.to(device=device, dtype=dtype)
 
 
+@float32_math
 def generalized_contrastive(
     u: Tensor,
     v: Tensor,
@@ -237,7 +263,8 @@ def generalized_contrastive(
 
     ``alignment = mean ||u_i - v_i||^2 / 2``. ``logsumexp``: ``distribution = mean_i log sum_j
     exp(u_i . v_j / temperature)`` on unit vectors (the uniform-hypersphere prior in its
-    log-sum-exp form). Sliced-Wasserstein priors: ``distribution = (SW(u, P) + SW(v, P)) / 2``
+    log-sum-exp form; the sum includes j = i, as the spec writes it, so with ``lam = temperature``
+    this is ``1 + temperature * InfoNCE``). Sliced-Wasserstein priors: ``distribution = (SW(u, P) + SW(v, P)) / 2``
     against N samples of the prior; ``hypersphere`` normalises the embeddings, ``normal`` and
     ``hypercube`` do not. ``generator`` draws the projections and prior samples: pass one seeded
     the same on every process so that a gathered batch gives the same loss everywhere.
@@ -264,6 +291,7 @@ def generalized_contrastive(
 # --------------------------------------------------------------------------- DHEL and KCL (section 5)
 
 
+@float32_math
 def dhel(u: Tensor, v: Tensor, temperature: float = 0.3, positive_energy: bool = False) -> dict[str, Tensor]:
     """Decoupled hyperspherical energy loss (Koromilas et al. 2024).
 
@@ -284,11 +312,13 @@ def dhel(u: Tensor, v: Tensor, temperature: float = 0.3, positive_energy: bool =
 KERNELS = ("gaussian", "log", "imq", "riesz")
 
 
-def kernel_matrix(a: Tensor, b: Tensor, kernel: str = "gaussian", t: float = 2.0, eps: float = 1e-6) -> Tensor:
+def kernel_matrix(a: Tensor, b: Tensor, kernel: str = "gaussian", t: float = 2.0, eps: float = 1e-4) -> Tensor:
     """k(a_i, b_j) on unit rows for the kernels of KCL.
 
     gaussian ``exp(-t d^2)``; log ``-log(d^2 + eps)``; imq ``(1 + t d^2)^(-1/2)`` (inverse
-    multiquadric); riesz ``-(d^2 + eps)^(1/2)`` (the s = 1 Riesz kernel, up to sign and eps).
+    multiquadric); riesz ``-(d^2 + eps)^(1/2)`` (minus the distance: the energy-distance kernel).
+    ``eps`` keeps log and riesz finite at d = 0; it sits above float32's rounding of d^2 = 2 - 2 cos
+    (~1e-7), so equal points give the same value in float32 and float64.
     """
     sq = _sq_dist_unit(a, b)
     if kernel == "gaussian":
@@ -302,6 +332,7 @@ def kernel_matrix(a: Tensor, b: Tensor, kernel: str = "gaussian", t: float = 2.0
     raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
 
 
+@float32_math
 def kcl(u: Tensor, v: Tensor, kernel: str = "gaussian", gamma: float = 16.0, t: float = 2.0) -> dict[str, Tensor]:
     """Kernel contrastive loss (Koromilas et al. 2024).
 
@@ -309,6 +340,8 @@ def kcl(u: Tensor, v: Tensor, kernel: str = "gaussian", gamma: float = 16.0, t: 
     """
     _check_pair(u, v)
     _check_positive(t=t)
+    if not gamma >= 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma}")
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
     u, v = _unit(u), _unit(v)

@@ -1,4 +1,5 @@
-"""One registry from loss names to sentence-transformers losses: it serves recipes and the CLI."""
+"""One registry from loss names to sentence-transformers losses: it serves recipes, the CLI and
+the loss benchmark."""
 
 from __future__ import annotations
 
@@ -8,10 +9,20 @@ from typing import Any
 from torch import nn
 
 from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.losses.alignment_uniformity import AlignmentUniformityLoss
+from fmicl_text.losses.dhel import DHELLoss
+from fmicl_text.losses.fmicl import FMICLLoss
+from fmicl_text.losses.generalized import GeneralizedContrastiveLoss
 from fmicl_text.losses.infonce import InfoNCELoss
+from fmicl_text.losses.kcl import KCLLoss
 
 LOSSES: dict[str, type[nn.Module]] = {
     "infonce": InfoNCELoss,
+    "fmicl": FMICLLoss,
+    "au": AlignmentUniformityLoss,
+    "gcl": GeneralizedContrastiveLoss,
+    "dhel": DHELLoss,
+    "kcl": KCLLoss,
 }
 
 
@@ -40,5 +51,5 @@ def build(name: str, model: nn.Module, **params: Any) -> nn.Module:
             raise FmiclError(f"loss {name!r} has no parameter {key!r}", fix=did_you_mean(key, known))
     try:
         return cls(model, **params)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise FmiclError(f"invalid parameters for loss {name!r}: {exc}") from exc

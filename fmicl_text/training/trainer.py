@@ -73,9 +73,10 @@ def train(recipe: Recipe) -> TrainResult:
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
     from fmicl_text.evaluation.sts import StsEvaluator, load_suite, score_tasks
+    from fmicl_text.losses.base import NonFiniteLossError
     from fmicl_text.modeling import build_model, strip_train_only_modules
     from fmicl_text.reporting.model_card import write_run_section
-    from fmicl_text.training.callbacks import EvaluateAtEnd, NonFiniteLossGuard
+    from fmicl_text.training.callbacks import EvaluateAtEnd
 
     start = time.time()
     tc, ec = recipe.training, recipe.eval
@@ -111,11 +112,16 @@ def train(recipe: Recipe) -> TrainResult:
     if not Path(recipe.model.name_or_path).exists():
         model.model_card_data.base_model = recipe.model.name_or_path
     loss = losses.build(recipe.loss.name, model, **recipe.loss.params)
+    if "negative" in dataset.column_names and not getattr(loss, "accepts_negatives", False):
+        raise FmiclError(
+            f"loss {recipe.loss.name!r} uses in-batch negatives only, but the training data has hard negatives",
+            where=report.summary(),
+            fix="use --loss infonce for (anchor, positive, hard negative) triplets, or give pairs",
+        )
 
     eval_steps = ec.eval_steps
     if tc.max_steps > 0:
         eval_steps = min(eval_steps, tc.max_steps)
-    guard = NonFiniteLossGuard()
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"),
         max_steps=tc.max_steps,
@@ -128,7 +134,6 @@ def train(recipe: Recipe) -> TrainResult:
         data_seed=tc.seed,
         logging_steps=tc.logging_steps,
         logging_first_step=True,
-        logging_nan_inf_filter=False,
         eval_strategy="steps" if dev else "no",
         eval_steps=eval_steps,
         save_strategy="steps",
@@ -154,18 +159,20 @@ def train(recipe: Recipe) -> TrainResult:
         loss=loss,
         evaluator=dev,
         data_collator=collator,
-        callbacks=[EvaluateAtEnd(), guard],
+        callbacks=[EvaluateAtEnd()],
     )
-    trainer.train()
-    state = trainer.state
-    if guard.bad_step is not None:
-        last = state.best_model_checkpoint or _last_checkpoint(out / "checkpoints")
+    try:
+        trainer.train()
+    except NonFiniteLossError as exc:
+        # Raised inside the forward pass, before backward: no bad update reached the weights or a checkpoint.
+        last = _last_checkpoint(out / "checkpoints")
         raise FmiclError(
-            f"the loss became non-finite at step {guard.bad_step}: {guard.bad_logs}",
+            f"the loss became non-finite at step {trainer.state.global_step + 1}: {exc.parts}",
             where=str(out),
             fix=f"training stopped; the last good checkpoint is {last or 'none (no checkpoint was written yet)'}; "
             "lower the learning rate, raise the temperature, or use fp32",
-        )
+        ) from None
+    state = trainer.state
 
     model = trainer.model
     strip_train_only_modules(model)

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from fmicl_text.losses import functional as fn_
 from fmicl_text.losses.functional import info_nce
 
 
@@ -78,3 +79,25 @@ def test_rejects_bad_input():
         info_nce(torch.randn(1, 2), torch.randn(1, 2))
     with pytest.raises(ValueError, match="N x d"):
         info_nce(torch.randn(3, 2), torch.randn(4, 2))
+
+
+@pytest.mark.parametrize(
+    "name, fn",
+    [
+        ("info_nce", lambda u, v: info_nce(u, v)),
+        ("fmicl", lambda u, v: fn_.fmicl(u, v, "js")),
+        ("au", fn_.alignment_uniformity),
+        ("gcl", fn_.generalized_contrastive),
+        ("dhel", fn_.dhel),
+        ("kcl", fn_.kcl),
+    ],
+)
+def test_float32_math_under_autocast(name, fn):
+    g = torch.Generator().manual_seed(3)
+    u, v = torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g)
+    plain = fn(u, v)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = fn(u, v)
+    for key in plain:
+        assert auto[key].dtype == torch.float32, (name, key)
+        assert auto[key].item() == pytest.approx(plain[key].item(), rel=1e-6), (name, key)

@@ -1,0 +1,65 @@
+"""f-MICL as a sentence-transformers loss."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from fmicl_text.losses.base import ContrastiveLoss
+from fmicl_text.losses.functional import fmicl
+
+
+class FMICLLoss(ContrastiveLoss):
+    """f-mutual-information contrastive learning (Lu et al., TMLR 2023).
+
+    Minimises ``-(1/N) sum_i s(u_i, v_i) + alpha * mean_{i != j} f*(s(u_i, v_j))``, the negative of
+    the variational lower bound of the f-mutual information between the two views. Parts:
+    ``positive``, ``negative``.
+
+    Args:
+        model: the SentenceTransformer being trained.
+        divergence: kl, js, pearson, squared_hellinger, tsallis or vlc (see ``divergences``).
+        similarity: ``gaussian`` (the paper's f-Gaussian critic, bandwidth ``sigma``) or ``cosine``
+            (cos / ``temperature`` through the f-GAN output activation).
+        sigma: bandwidth of the Gaussian kernel on unit vectors (``d`` ranges over [0, 4]).
+        alpha: weight of the negative term.
+        temperature: scale of the cosine critic.
+        negatives: ``cross`` (u_i, v_j), ``within`` (u_i, u_j), (v_i, v_j), or ``both``.
+        tsallis_alpha: order of the Tsallis divergence (> 1).
+        gather_across_devices: negatives from every process, with gradient.
+    """
+
+    config_keys = ("divergence", "similarity", "sigma", "alpha", "temperature", "negatives", "tsallis_alpha")
+
+    def __init__(
+        self,
+        model: nn.Module,
+        divergence: str = "js",
+        similarity: str = "gaussian",
+        sigma: float = 1.0,
+        alpha: float = 1.0,
+        temperature: float = 0.05,
+        negatives: str = "cross",
+        tsallis_alpha: float = 2.0,
+        gather_across_devices: bool = False,
+    ) -> None:
+        super().__init__(model, gather_across_devices)
+        self.divergence = divergence
+        self.similarity = similarity
+        self.sigma = sigma
+        self.alpha = alpha
+        self.temperature = temperature
+        self.negatives = negatives
+        self.tsallis_alpha = tsallis_alpha
+        self._validate()
+
+    def objective(self, u: Tensor, v: Tensor, negatives: Tensor | None = None) -> dict[str, Tensor]:
+        return fmicl(u, v, **{key: getattr(self, key) for key in self.config_keys})
+
+    citation = """
+@article{lu2023fmicl,
+    title = {f-{MICL}: Understanding and Generalizing {InfoNCE}-based Contrastive Learning},
+    author = {Lu, Yiwei and Zhang, Guojun and Sun, Sun and Guo, Hongyu and Yu, Yaoliang},
+    journal = {Transactions on Machine Learning Research},
+    year = {2023}
+}
+"""
