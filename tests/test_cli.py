@@ -77,3 +77,32 @@ def test_console_script_trains_end_to_end(tiny_bert, tiny_data_home, tmp_path):
     assert "saved to" in proc.stdout and "sts12" in proc.stdout
     saved = json.loads((out / "eval_results.json").read_text())
     assert saved["steps"] == 2 and saved["dev"]["best_step"] in (1, 2)
+
+
+def test_loss_flags_reach_the_recipe(tmp_path):
+    from fmicl_text.cli import build_parser, recipe_from_args
+
+    args = build_parser().parse_args(
+        ["train", "--loss", "fmicl", "--divergence", "tsallis", "--tsallis-alpha", "1.5", "--similarity", "cosine",
+         "--temperature", "0.1", "--negatives", "both", "--gather-across-devices"]
+    )  # fmt: skip
+    r = recipe_from_args(args)
+    assert r.loss.name == "fmicl"
+    assert r.loss.params == {"divergence": "tsallis", "tsallis_alpha": 1.5, "similarity": "cosine",
+                             "temperature": 0.1, "negatives": "both", "gather_across_devices": True}  # fmt: skip
+    # A recipe's infonce temperature does not leak into another loss chosen on the command line.
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("loss: {name: infonce, temperature: 0.05}\n")
+    r = recipe_from_args(build_parser().parse_args(["train", str(recipe), "--loss", "kcl", "--gamma", "8"]))
+    assert (r.loss.name, r.loss.params) == ("kcl", {"gamma": 8.0})
+
+
+def test_fmicl_trains_from_the_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["train", "--model", tiny_bert, "--data-dir", str(tiny_data_home), "--loss", "fmicl",
+               "--divergence", "js", "--sigma", "0.5", "--max-steps", "2", "--batch-size", "4",
+               "--max-seq-length", "16", "--output-dir", str(out), "--eval-steps", "1", "--no-final-eval"])  # fmt: skip
+    assert rc == 0
+    saved = json.loads((out / "eval_results.json").read_text())
+    assert saved["loss"]["name"] == "fmicl" and saved["loss"]["divergence"] == "js" and saved["loss"]["sigma"] == 0.5
+    assert "FMICLLoss" in (out / "README.md").read_text() and "lu2023fmicl" in (out / "README.md").read_text()

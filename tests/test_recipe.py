@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from fmicl_text.cli import build_parser, recipe_from_args
 from fmicl_text.errors import FmiclError
+from fmicl_text.losses import LOSSES, build
 from fmicl_text.recipe import Recipe, apply_overrides, load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,3 +116,6 @@ def test_shipped_recipes_load():
         r = load_recipe(path)
         assert r.name == path.stem, f"{path.name}: name should match the file"
         assert yaml.safe_load(path.read_text())  # parses
+        build(r.loss.name, torch.nn.Identity(), **r.loss.params)  # the loss and its parameters exist
+    names = {load_recipe(p).loss.name for p in recipes}
+    assert names == set(LOSSES), "every registered loss has a recipe"

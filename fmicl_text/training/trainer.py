@@ -63,8 +63,8 @@ def _check_output_dir(out: Path, overwrite: bool) -> None:
         )
 
 
-def train(recipe: Recipe) -> TrainResult:
-    """Run a recipe; returns where the model went and its scores."""
+def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
+    """Run a recipe; returns where the model went and its scores. ``callbacks``: extra trainer callbacks."""
     import torch
     import transformers
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -159,7 +159,7 @@ def train(recipe: Recipe) -> TrainResult:
         loss=loss,
         evaluator=dev,
         data_collator=collator,
-        callbacks=[EvaluateAtEnd()],
+        callbacks=[EvaluateAtEnd(), *(callbacks or [])],
     )
     try:
         trainer.train()

@@ -1,0 +1,194 @@
+"""Every loss of the registry, a short real run each: STS-B dev and the loss's share of a step.
+
+Each setting fine-tunes all-MiniLM-L6-v2 on the local Wikipedia sentences from the quickstart
+recipe (batch 64, max length 32, lr 3e-5) for ``--steps`` steps, then scores STS-B dev. The
+loss's own compute time is its forward + backward on a pair of embedding matrices of the
+training shape (median of repeats, same process), divided by the median training step time
+measured in the same run. Results append to a JSONL file (a rerun skips finished settings) and
+the markdown table is rebuilt from it.
+
+    python eval/bench_losses.py --steps 200            # all settings (~4 min each on 2 CPU cores)
+    python eval/bench_losses.py --only infonce fmicl-js-gaussian
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from fmicl_text.losses import build
+from fmicl_text.losses.divergences import NAMES as DIVERGENCES
+from fmicl_text.losses.functional import PRIORS, SIMILARITIES
+from fmicl_text.recipe import apply_overrides, load_recipe
+from fmicl_text.training import train
+
+HERE = Path(__file__).resolve().parent
+RECIPE = HERE.parent / "recipes" / "quickstart-minilm.yaml"
+
+
+def settings() -> dict[str, tuple[str, dict]]:
+    """Setting name -> (registry name, loss parameters): every loss, divergence, critic and prior."""
+    out: dict[str, tuple[str, dict]] = {"infonce": ("infonce", {})}
+    for divergence in DIVERGENCES:
+        for similarity in SIMILARITIES:
+            params = {"divergence": divergence, "similarity": similarity}
+            if similarity == "gaussian":
+                params["sigma"] = 0.5  # t = 1 / (2 sigma^2) = 2, Wang & Isola's uniformity scale
+            out[f"fmicl-{divergence}-{similarity}"] = ("fmicl", params)
+    out["au"] = ("au", {})
+    for prior in PRIORS:
+        out[f"gcl-{prior}"] = ("gcl", {"prior": prior})
+    out["dhel"] = ("dhel", {})
+    out["kcl"] = ("kcl", {})
+    return out
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._start = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.durations.append(time.perf_counter() - self._start)
+
+
+def loss_seconds(loss, n: int, dim: int, repeats: int = 50) -> float:
+    """Median forward + backward time of the loss's objective on N x dim embeddings."""
+    g = torch.Generator().manual_seed(0)
+    times = []
+    for _ in range(repeats):
+        u = torch.randn(n, dim, generator=g, requires_grad=True)
+        v = torch.randn(n, dim, generator=g, requires_grad=True)
+        start = time.perf_counter()
+        sum(loss.objective(u, v).values()).backward()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_one(name: str, loss_name: str, params: dict, steps: int, data_dir: str | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    overrides = {
+        "name": name,
+        "loss.name": loss_name,
+        **{f"loss.{k}": v for k, v in params.items()},
+        "training.max_steps": steps,
+        "training.output_dir": str(work / "run"),
+        "training.logging_steps": max(1, steps // 10),
+        "eval.eval_steps": steps,
+        "eval.final_suite": None,
+    }
+    if data_dir:
+        overrides["data.data_dir"] = data_dir
+    recipe = apply_overrides(load_recipe(RECIPE), overrides)
+    timer = StepTimer()
+    started = time.time()
+    try:
+        result = train(recipe, callbacks=[timer])
+        dev, error = result.best_dev, None
+    except Exception as exc:  # a loss that diverges is a result too
+        dev, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    step = statistics.median(timer.durations) if timer.durations else float("nan")
+    batch = recipe.training.batch_size
+    loss = build(loss_name, torch.nn.Identity(), **params)
+    seconds = loss_seconds(loss, batch, 384)
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "setting": name,
+        "loss": loss_name,
+        "params": params,
+        "steps": len(timer.durations),
+        "batch_size": batch,
+        "stsb_dev": dev,
+        "error": error,
+        "step_seconds": step,
+        "loss_seconds": seconds,
+        "loss_share": seconds / step if step == step else None,
+        "wall_seconds": round(time.time() - started, 1),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def write_table(rows: list[dict], base_dev: float | None, path: Path) -> None:
+    lines = [
+        "# Loss family on all-MiniLM-L6-v2 + local Wikipedia",
+        "",
+        f"Made by `python eval/bench_losses.py` ({rows[0]['steps'] if rows else '?'} steps, batch "
+        f"{rows[0]['batch_size'] if rows else '?'}, lr 3e-5, max length 32, seed 42; CPU, "
+        f"{rows[0]['torch_threads'] if rows else '?'} threads). STS-B dev: Spearman x100 on the SentEval text "
+        "after training (the base model scores "
+        f"{base_dev:.2f}). Loss share: the loss's forward + backward on two 64 x 384 matrices over the "
+        "median training step, both measured in the same run.",
+        "",
+        "| setting | parameters | STS-B dev | vs base | step (s) | loss (ms) | loss share |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "defaults"
+        if r["stsb_dev"] is None:
+            dev, delta = f"failed: {r['error']}", ""
+        else:
+            dev, delta = f"{r['stsb_dev']:.2f}", f"{r['stsb_dev'] - base_dev:+.2f}" if base_dev else ""
+        lines.append(
+            f"| {r['setting']} | {params} | {dev} | {delta} | {r['step_seconds']:.2f} | "
+            f"{1000 * r['loss_seconds']:.2f} | {100 * r['loss_share']:.2f}% |"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def base_dev_score(data_dir: str | None) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    from fmicl_text.evaluation.sts import evaluate_sts
+    from fmicl_text.modeling import resolve_model_path
+
+    model = SentenceTransformer(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"))
+    return evaluate_sts(model, suite="stsb-dev", data_dir=data_dir, show_progress=False).scores["stsb_dev"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--only", nargs="*", help="setting names (default: all)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--results", default=str(HERE / "results" / "losses.jsonl"))
+    parser.add_argument("--table", default=str(HERE / "losses.md"))
+    args = parser.parse_args()
+
+    results = Path(args.results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    done = {}
+    if results.exists():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("setting") == "_base" or row.get("steps") == args.steps:
+                done[row["setting"]] = row
+    if "_base" not in done:
+        done["_base"] = {"setting": "_base", "stsb_dev": base_dev_score(args.data_dir)}
+        with results.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(done["_base"]) + "\n")
+    todo = settings()
+    for name, (loss_name, params) in todo.items():
+        if (args.only and name not in args.only) or name in done:
+            continue
+        row = run_one(name, loss_name, params, args.steps, args.data_dir)
+        print(json.dumps(row), flush=True)
+        done[name] = row
+        with results.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+    rows = [done[name] for name in todo if name in done]
+    write_table(rows, done["_base"]["stsb_dev"], Path(args.table))
+
+
+if __name__ == "__main__":
+    main()
