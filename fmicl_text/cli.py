@@ -126,6 +126,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     recipe = recipe_from_args(args)
     result = train(recipe)
+    if not result.is_main:
+        return 0
     print(f"\nsaved to {result.output_dir} after {result.steps} steps ({result.seconds:.0f} s)")
     if result.best_dev is not None:
         print(f"best {recipe.eval.dev}: {result.best_dev:.2f} at step {result.best_step}")

@@ -36,6 +36,7 @@ class TrainResult:
     best_step: int | None
     seconds: float
     test: Any = None  # the final StsResult, None without a final suite
+    is_main: bool = True  # False on the other processes of a distributed run (they write nothing)
 
 
 def precision_flags(precision: str) -> dict[str, bool]:
@@ -146,6 +147,8 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         dataloader_drop_last=True,
         dataloader_num_workers=tc.dataloader_workers,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Without it, transformers runs torchrun-launched CPU processes as independent runs, not DDP.
+        use_cpu=not torch.cuda.is_available(),
         report_to="none",
         disable_tqdm=False,
         **flags,
@@ -173,6 +176,10 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
             "lower the learning rate, raise the temperature, or use fp32",
         ) from None
     state = trainer.state
+    if not trainer.is_world_process_zero():  # under DDP, one process evaluates and writes the folder
+        return TrainResult(
+            out, state.global_step, state.best_metric, _step_of(state.best_model_checkpoint), 0.0, is_main=False
+        )
 
     model = trainer.model
     strip_train_only_modules(model)
@@ -198,6 +205,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         "dev": {"suite": ec.dev, "best": best_dev, "best_step": best_step},
         "seconds": round(time.time() - start, 1),
         "device": str(model.device),
+        "world_size": args.world_size,
         "torch": torch.__version__,
     }
     if test is not None:

@@ -127,3 +127,25 @@ def test_real_minilm_run(minilm_path, data_dir, tmp_path):
     dev = evaluate_sts(loaded, suite="stsb-dev", data_dir=data_dir, show_progress=False)
     assert dev.scores["stsb_dev"] == pytest.approx(result.best_dev, abs=0.01)
     assert dev.scores["stsb_dev"] > 75  # a pipeline bug (pooling, truncation, wrong file) drops far below
+
+
+def test_torchrun_two_processes_gather_and_write_once(tiny_bert, tiny_data_home, tmp_path):
+    """DDP on CPU through torchrun: two processes train, one writes the folder."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "fmicl_text", "train", "--model", tiny_bert, "--data-dir", str(tiny_data_home), "--loss", "au",
+        "--gather-across-devices", "--max-steps", "2", "--batch-size", "4", "--max-seq-length", "16",
+        "--eval-steps", "1", "--output-dir", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "eval_results.json").read_text())
+    assert results["world_size"] == 2 and results["steps"] == 2
+    assert results["loss"]["gather_across_devices"] is True
+    assert proc.stdout.count("saved to") == 1
