@@ -91,12 +91,19 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
             f"unknown batch sampler {tc.batch_sampler!r}", fix=did_you_mean(tc.batch_sampler, BATCH_SAMPLERS)
         )
 
-    # Validate everything cheap before the model is loaded.
+    # Validate everything cheap before the model is loaded (the loss on a placeholder model).
     loss_params = {**losses.loss_parameters(recipe.loss.name), **recipe.loss.params}
+    accepts_negatives = losses.build(recipe.loss.name, torch.nn.Identity(), **recipe.loss.params).accepts_negatives
     dataset, report = load_training_data(
         recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples
     )
     logger.info("training data: %s", report.summary())
+    if "negative" in dataset.column_names and not accepts_negatives:
+        raise FmiclError(
+            f"loss {recipe.loss.name!r} uses in-batch negatives only, but the training data has hard negatives",
+            where=report.summary(),
+            fix="use --loss infonce for (anchor, positive, hard negative) triplets, or give pairs",
+        )
     if len(dataset) < tc.batch_size:
         raise FmiclError(f"the training data has {len(dataset)} rows, fewer than one batch of {tc.batch_size}")
     dev = (
@@ -113,12 +120,6 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     if not Path(recipe.model.name_or_path).exists():
         model.model_card_data.base_model = recipe.model.name_or_path
     loss = losses.build(recipe.loss.name, model, **recipe.loss.params)
-    if "negative" in dataset.column_names and not getattr(loss, "accepts_negatives", False):
-        raise FmiclError(
-            f"loss {recipe.loss.name!r} uses in-batch negatives only, but the training data has hard negatives",
-            where=report.summary(),
-            fix="use --loss infonce for (anchor, positive, hard negative) triplets, or give pairs",
-        )
 
     eval_steps = ec.eval_steps
     if tc.max_steps > 0:

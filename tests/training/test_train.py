@@ -78,6 +78,10 @@ def test_refuses_non_empty_output_and_small_batches(tiny_bert, tiny_data_home, t
         train(_recipe(tiny_bert, tiny_data_home, tmp_path / "b", **{"training.batch_size": 1}))
     with pytest.raises(FmiclError, match="unknown loss"):
         train(_recipe(tiny_bert, tiny_data_home, tmp_path / "c", **{"loss.name": "infonse"}))
+    triplets = tmp_path / "nli.tsv"
+    triplets.write_text("sent0\tsent1\thard_neg\n" + "a b\tc d\te f\n" * 8, encoding="utf-8")
+    with pytest.raises(FmiclError, match="in-batch negatives only"):
+        train(_recipe(tiny_bert, tiny_data_home, tmp_path / "d", **{"loss.name": "dhel", "data.train": str(triplets)}))
 
 
 def test_non_finite_loss_stops_with_the_step(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
