@@ -90,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     sts.add_argument("--output", default=None, help="write the scores as JSON to this file")
     sts.add_argument("--batch-size", type=int, default=128)
     sts.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
+
+    from fmicl_text.evaluation.diagnostics import add_diagnostics_arguments
+    from fmicl_text.evaluation.mteb_eval import add_mteb_arguments
+    from fmicl_text.reporting.report import add_report_arguments
+
+    add_mteb_arguments(eval_sub.add_parser("mteb", help="any MTEB task by name, or local task folders"))
+    add_diagnostics_arguments(
+        eval_sub.add_parser("diagnostics", help="alignment, uniformity, effective rank and I_NCE on STS-B")
+    )
+    add_report_arguments(sub.add_parser("report", help="tables and plots from run folders or result files"))
     return parser
 
 
@@ -169,6 +179,18 @@ def main(argv: list[str] | None = None) -> int:
             return run_train(args)
         if args.command == "eval" and args.eval_command == "sts":
             return run_eval_sts(args)
+        if args.command == "eval" and args.eval_command == "mteb":
+            from fmicl_text.evaluation.mteb_eval import run_mteb_cli
+
+            return run_mteb_cli(args)
+        if args.command == "eval" and args.eval_command == "diagnostics":
+            from fmicl_text.evaluation.diagnostics import run_diagnostics_cli
+
+            return run_diagnostics_cli(args)
+        if args.command == "report":
+            from fmicl_text.reporting.report import run_report_cli
+
+            return run_report_cli(args)
     except FmiclError as exc:
         print(f"error: {exc.format()}", file=sys.stderr)
         return 2

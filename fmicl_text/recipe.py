@@ -72,6 +72,10 @@ class EvalConfig:
     # senteval (tokenised, SimCSE's numbers) or original (raw text, MTEB-style).
     text: str = "senteval"
     batch_size: int = 128
+    # Log alignment, uniformity, effective rank and I_NCE (on STS-B dev) at every evaluation.
+    diagnostics: bool = True
+    # Held-out batches of 64 for I_NCE at each evaluation (two dropout passes each: the costly part on CPU).
+    i_nce_batches: int = 4
 
 
 @dataclass

@@ -69,10 +69,12 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     import torch
     import transformers
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.evaluation import SequentialEvaluator
     from sentence_transformers.sentence_transformer.data_collator import SentenceTransformerDataCollator
 
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
+    from fmicl_text.evaluation.diagnostics import DiagnosticsEvaluator
     from fmicl_text.evaluation.sts import StsEvaluator, load_suite, score_tasks
     from fmicl_text.losses.base import NonFiniteLossError
     from fmicl_text.modeling import build_model, strip_train_only_modules
@@ -112,6 +114,13 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         else None
     )
     final_tasks = load_suite(ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir) if ec.final_suite else None
+    evaluator = dev
+    if dev is not None and ec.diagnostics:
+        diagnostics = DiagnosticsEvaluator(
+            text=ec.text, data_dir=recipe.data.data_dir, batch_size=ec.batch_size, i_nce_batches=ec.i_nce_batches
+        )
+        # Checkpoints are still chosen on the STS score (metric_for_best_model below names it).
+        evaluator = SequentialEvaluator([dev, diagnostics], main_score_function=lambda scores: scores[0])
 
     transformers.set_seed(tc.seed)
     model = build_model(recipe.model)
@@ -161,7 +170,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         args=args,
         train_dataset=dataset,
         loss=loss,
-        evaluator=dev,
+        evaluator=evaluator,
         data_collator=collator,
         callbacks=[EvaluateAtEnd(), *(callbacks or [])],
     )

@@ -65,6 +65,10 @@ def test_train_saves_a_loadable_model(request, encoder, tiny_data_home, tmp_path
     losses = [row["loss"] for row in log if "loss" in row]
     assert len(losses) >= 4 and all(math.isfinite(x) for x in losses)
     assert any(k.startswith("positive") or k.endswith("positive") for row in log for k in row)
+    # Diagnostics are logged at every evaluation, beside the dev score that picks the checkpoint.
+    evals = [row for row in log if "eval_sts_stsb_dev" in row]
+    assert len(evals) == 2 and all(math.isfinite(row["eval_diag_uniformity"]) for row in evals)
+    assert all({"eval_diag_alignment", "eval_diag_erank", "eval_diag_i_nce"} <= set(row) for row in evals)
 
 
 def test_refuses_non_empty_output_and_small_batches(tiny_bert, tiny_data_home, tmp_path):

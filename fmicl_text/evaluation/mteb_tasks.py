@@ -1,0 +1,591 @@
+"""Local MTEB tasks: folders of plain files that become tasks built on mteb's own abstract task classes.
+
+Every folder ``DIR/<type>/<name>/`` under a local task directory is one task named ``<name>``:
+
+================================  ==========================================================================
+``sts/<name>/``                   ``test.tsv``: sentence1, sentence2, score (optional ``task.json`` with
+                                  ``min_score``, ``max_score``; otherwise the range is read from the data)
+``classification/<name>/``        ``train.tsv`` and ``test.tsv``: text, label
+``clustering/<name>/``            ``test.tsv``: text, label
+``pair_classification/<name>/``   ``test.tsv``: sentence1, sentence2, label (0 or 1)
+``retrieval/<name>/``             the BEIR layout: ``corpus.jsonl[.gz]`` (_id, title, text),
+                                  ``queries.jsonl[.gz]`` (_id, text), ``qrels/test.tsv`` (query-id, corpus-id,
+                                  score)
+``reranking/<name>/``             ``test.jsonl``: one ``{"query": .., "positive": [..], "negative": [..]}`` a line
+================================  ==========================================================================
+
+TSV files have a header line, are TAB-separated with no quoting (a sentence may begin with ``"``) and UTF-8;
+extra columns are ignored. Only the reading is ours: the metrics are mteb's, since each task subclasses mteb's
+abstract class of its type (``AbsTaskSTS``, ``AbsTaskClassification``, ``AbsTaskClustering``,
+``AbsTaskPairClassification``, ``AbsTaskRetrieval``) and fills ``self.dataset`` the way mteb's own tasks do.
+Reranking uses ``AbsTaskRetrieval`` with ``top_ranked`` candidates, as mteb v2's reranking tasks do
+(``AbsTaskReranking`` is deprecated there and only converts Hub datasets of the old format).
+
+``load_data`` reads and validates every file and fails with an :class:`FmiclError` naming the file and line,
+so a bad file stops the run before any model is loaded. mteb is imported lazily: importing it creates its
+result-cache folder, which callers want to point somewhere explicit first.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fmicl_text.errors import FmiclError, did_you_mean
+
+logger = logging.getLogger(__name__)
+
+# folder name -> (mteb task type, mteb main score): the main scores mteb's own tasks of that type use.
+TASK_TYPES: dict[str, tuple[str, str]] = {
+    "sts": ("STS", "cosine_spearman"),
+    "classification": ("Classification", "accuracy"),
+    "clustering": ("Clustering", "v_measure"),
+    "pair_classification": ("PairClassification", "max_ap"),
+    "retrieval": ("Retrieval", "ndcg_at_10"),
+    "reranking": ("Reranking", "map_at_1000"),
+}
+
+# The keys a task.json may hold (per type; "*" for every type).
+TASK_JSON_KEYS: dict[str, tuple[str, ...]] = {
+    "*": ("description", "eval_langs"),
+    "sts": ("min_score", "max_score"),
+}
+
+DEFAULT_LANGS = ["eng-Latn"]
+
+
+@dataclass(frozen=True)
+class LocalTaskSpec:
+    """One local task folder: ``<root>/<kind>/<name>/``."""
+
+    name: str
+    kind: str
+    folder: Path
+
+    @property
+    def mteb_type(self) -> str:
+        return TASK_TYPES[self.kind][0]
+
+    @property
+    def main_score(self) -> str:
+        return TASK_TYPES[self.kind][1]
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def discover_local_tasks(local_dir: str | os.PathLike) -> dict[str, LocalTaskSpec]:
+    """Every ``<type>/<name>/`` folder under ``local_dir``, by task name (sorted)."""
+    root = Path(local_dir).expanduser()
+    if not root.is_dir():
+        raise FmiclError(
+            "local task directory not found",
+            where=str(root),
+            fix="--local-dir must be a folder holding <type>/<name>/ task folders",
+        )
+    specs: dict[str, LocalTaskSpec] = {}
+    for type_dir in sorted(root.iterdir()):
+        if not type_dir.is_dir() or type_dir.name.startswith((".", "_")):
+            continue  # README files, hidden folders, __pycache__
+        if type_dir.name not in TASK_TYPES:
+            raise FmiclError(
+                f"unknown local task type folder {type_dir.name!r}",
+                where=str(type_dir),
+                fix=did_you_mean(type_dir.name, TASK_TYPES),
+            )
+        for task_dir in sorted(type_dir.iterdir()):
+            if not task_dir.is_dir() or task_dir.name.startswith((".", "_")):
+                continue
+            name = task_dir.name
+            if name in specs:
+                raise FmiclError(
+                    f"two local tasks are named {name!r}",
+                    where=f"{specs[name].folder} and {task_dir}",
+                    fix="task names must be unique across types: rename one folder",
+                )
+            specs[name] = LocalTaskSpec(name=name, kind=type_dir.name, folder=task_dir)
+    return specs
+
+
+def build_local_task(spec: LocalTaskSpec) -> Any:
+    """An mteb task instance for ``spec`` (data not loaded yet: call ``load_data()``)."""
+    from mteb import TaskMetadata
+
+    options = _read_task_json(spec)
+    description = options.get("description") or f"Local {spec.mteb_type} task read from {spec.kind}/{spec.name}/"
+    langs = options.get("eval_langs", DEFAULT_LANGS)
+    try:
+        metadata = TaskMetadata(
+            name=spec.name,
+            description=str(description),
+            reference=None,
+            dataset={"path": f"local/{spec.kind}/{spec.name}", "revision": folder_hash(spec.folder)},
+            type=spec.mteb_type,
+            category="t2t",
+            modalities=["text"],
+            eval_splits=["test"],
+            eval_langs=langs,
+            main_score=spec.main_score,
+            date=None,
+            domains=None,
+            task_subtypes=None,
+            license=None,
+            annotations_creators=None,
+            dialect=None,
+            sample_creation=None,
+            bibtex_citation="",
+        )
+    except ValueError as exc:  # pydantic's validation error, e.g. a bad eval_langs
+        raise FmiclError(
+            f"invalid task settings: {exc}".splitlines()[0],
+            where=str(spec.folder / "task.json"),
+            fix='eval_langs is a list of "<iso639-3>-<script>" codes such as ["eng-Latn"]',
+        ) from None
+    base = _BASES[spec.kind]()
+    cls = type(f"Local_{spec.kind}_{spec.name}", (base,), {"metadata": metadata, "local_spec": spec})
+    task = cls()
+    task.local_options = options
+    return task
+
+
+def load_local_tasks(local_dir: str | os.PathLike, names: list[str] | None = None) -> dict[str, Any]:
+    """Build and load (hence validate) the named local tasks, or all of them."""
+    specs = discover_local_tasks(local_dir)
+    if names is None:
+        names = list(specs)
+    tasks = {}
+    for name in names:
+        if name not in specs:
+            raise FmiclError(f"no local task named {name!r}", where=str(local_dir), fix=did_you_mean(name, specs))
+        task = build_local_task(specs[name])
+        task.load_data()
+        tasks[name] = task
+    return tasks
+
+
+def folder_hash(folder: Path) -> str:
+    """A short content hash of every file in ``folder``: the task's dataset revision."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _read_task_json(spec: LocalTaskSpec) -> dict[str, Any]:
+    path = spec.folder / "task.json"
+    if not path.is_file():
+        return {}
+    try:
+        options = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", 1)
+        raise FmiclError(f"task.json is not valid JSON: {exc}", where=f"{path}:{line}") from None
+    if not isinstance(options, dict):
+        raise FmiclError("task.json must hold one JSON object", where=str(path))
+    allowed = (*TASK_JSON_KEYS["*"], *TASK_JSON_KEYS.get(spec.kind, ()))
+    for key in options:
+        if key not in allowed:
+            raise FmiclError(f"task.json has an unknown key {key!r}", where=str(path), fix=did_you_mean(key, allowed))
+    langs = options.get("eval_langs")
+    if langs is not None and not (isinstance(langs, list) and langs and all(isinstance(x, str) for x in langs)):
+        raise FmiclError("task.json: eval_langs must be a non-empty list of strings", where=str(path))
+    for key in ("min_score", "max_score"):
+        value = options.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+        ):
+            raise FmiclError(f"task.json: {key} must be a number, got {value!r}", where=str(path))
+    return options
+
+
+# --------------------------------------------------------------------------- file readers
+
+
+def _require_file(spec: LocalTaskSpec, relative: str) -> Path:
+    path = spec.folder / relative
+    if not path.is_file():
+        raise FmiclError(f"{relative} not found", where=str(path), fix=f"a {spec.kind} task folder needs {relative}")
+    return path
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise FmiclError(f"cannot decompress: {exc}", where=str(path)) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise FmiclError(
+            f"file is not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} on line {line})",
+            where=f"{path}:{line}",
+            fix="re-save the file as UTF-8",
+        ) from None
+
+
+def read_tsv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(line number, {column: value}) for each data row of a headed, TAB-separated, unquoted UTF-8 file."""
+    text = _read_text(path)
+    if not text.strip():
+        raise FmiclError("file is empty", where=str(path), fix=f"expected a header line ({', '.join(columns)})")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
+    while rows and not any(value.strip() for value in rows[-1]):
+        rows.pop()  # blank lines at the end
+    header = [name.strip() for name in rows[0]]
+    missing = [name for name in columns if name not in header]
+    if missing:
+        fix = f"the header must have TAB-separated columns {', '.join(columns)}"
+        if len(header) == 1 and "," in header[0]:
+            fix += " (this file looks comma-separated: convert it to TAB-separated)"
+        raise FmiclError(f"missing column(s) {', '.join(missing)}; header found: {header}", where=f"{path}:1", fix=fix)
+    index = {name: header.index(name) for name in columns}
+    out = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            if not row:
+                problem = "a blank line"
+            elif len(row) < len(header):
+                problem = f"too few fields ({len(row)}, the header has {len(header)})"
+            else:
+                problem = f"too many fields ({len(row)}, the header has {len(header)}): a TAB inside a text?"
+            raise FmiclError(
+                f"{problem} on line {line_no}",
+                where=f"{path}:{line_no}",
+                fix="each row needs one TAB-separated value per header column",
+            )
+        out.append((line_no, {name: row[i] for name, i in index.items()}))
+    if not out:
+        raise FmiclError("file has a header but no data rows", where=str(path))
+    return out
+
+
+def read_jsonl(path: Path, required: dict[str, type | tuple[type, ...]]) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; each object must have the ``required`` keys and types."""
+    out = []
+    for line_no, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FmiclError(f"line {line_no} is not valid JSON ({exc.msg})", where=where) from None
+        if not isinstance(obj, dict):
+            raise FmiclError(f"line {line_no} is not a JSON object", where=where)
+        for key, kind in required.items():
+            if key not in obj:
+                raise FmiclError(
+                    f"line {line_no} lacks the key {key!r}", where=where, fix=f"each line needs {', '.join(required)}"
+                )
+            if not isinstance(obj[key], kind) or isinstance(obj[key], bool):
+                names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+                raise FmiclError(f"line {line_no}: {key!r} must be a {names}, got {obj[key]!r}", where=where)
+        out.append((line_no, obj))
+    if not out:
+        raise FmiclError("file has no JSON lines", where=str(path))
+    return out
+
+
+def _label(value: str, where: str, line_no: int) -> str:
+    label = value.strip()
+    if not label:
+        raise FmiclError(f"empty label on line {line_no}", where=where, fix="every row needs a label")
+    return label
+
+
+def _label_ids(labels: list[str]) -> dict[str, int]:
+    """Label name -> class id: integer labels keep their value, any other labels are numbered in sorted order."""
+    names = sorted(set(labels))
+    try:
+        return {name: int(name) for name in names}
+    except ValueError:
+        return {name: i for i, name in enumerate(names)}
+
+
+# --------------------------------------------------------------------------- loaders (one per type)
+
+
+def _load_sts(task: Any) -> None:
+    from datasets import Dataset, DatasetDict
+
+    from fmicl_text.evaluation.sts import read_sts_tsv
+
+    spec: LocalTaskSpec = task.local_spec
+    path = _require_file(spec, "test.tsv")
+    pairs = read_sts_tsv(path)  # the same reader, checks and messages as `fmicl-text eval sts`
+    scores = [float(s) for s in pairs.scores]
+    low, high = min(scores), max(scores)
+    options = task.local_options
+    min_score = float(options.get("min_score", low))
+    max_score = float(options.get("max_score", high))
+    if not min_score < max_score:
+        raise FmiclError(
+            f"the score range is empty (min_score {min_score} >= max_score {max_score})",
+            where=str(spec.folder / ("task.json" if "min_score" in options or "max_score" in options else "test.tsv")),
+            fix="an STS task needs gold scores that differ; set min_score < max_score in task.json",
+        )
+    for i, score in enumerate(scores):
+        if not min_score <= score <= max_score:
+            raise FmiclError(
+                f"score {score} on line {i + 2} is outside [min_score {min_score}, max_score {max_score}]",
+                where=f"{path}:{i + 2}",
+                fix="fix the score or the range in task.json",
+            )
+    if low == high:
+        raise FmiclError(f"every gold score is {low}: Spearman is undefined", where=str(path))
+    task.min_score, task.max_score = min_score, max_score
+    data = {"sentence1": pairs.sentence1, "sentence2": pairs.sentence2, "score": scores}
+    task.dataset = {"default": DatasetDict({"test": Dataset.from_dict(data)})}
+
+
+def _load_classification(task: Any) -> None:
+    from datasets import Dataset, DatasetDict
+
+    spec: LocalTaskSpec = task.local_spec
+    splits: dict[str, tuple[list[str], list[str]]] = {}
+    for split in ("train", "test"):
+        path = _require_file(spec, f"{split}.tsv")
+        rows = read_tsv(path, ("text", "label"))
+        splits[split] = ([r["text"] for _, r in rows], [_label(r["label"], f"{path}:{n}", n) for n, r in rows])
+    train_labels, test_labels = splits["train"][1], splits["test"][1]
+    if len(set(train_labels)) < 2:
+        raise FmiclError(
+            f"train.tsv has a single label ({train_labels[0]!r})",
+            where=str(spec.folder / "train.tsv"),
+            fix="a classifier needs at least two labels to learn from",
+        )
+    unseen = sorted(set(test_labels) - set(train_labels))
+    if unseen:
+        logger.warning("%s: test labels never seen in train.tsv (never predicted): %s", spec.name, unseen)
+    ids = _label_ids(train_labels + test_labels)
+    task.dataset = {
+        "default": DatasetDict(
+            {
+                split: Dataset.from_dict({"text": texts, "label": [ids[label] for label in labels]})
+                for split, (texts, labels) in splits.items()
+            }
+        )
+    }
+    task.label_names = {i: name for name, i in ids.items()}
+
+
+def _load_clustering(task: Any) -> None:
+    from datasets import Dataset, DatasetDict
+
+    spec: LocalTaskSpec = task.local_spec
+    path = _require_file(spec, "test.tsv")
+    rows = read_tsv(path, ("text", "label"))
+    labels = [_label(r["label"], f"{path}:{n}", n) for n, r in rows]
+    if len(set(labels)) < 2:
+        raise FmiclError(
+            f"every row has the label {labels[0]!r}",
+            where=str(path),
+            fix="clustering needs at least two labels (clusters)",
+        )
+    data = {"sentences": [r["text"] for _, r in rows], "labels": labels}
+    task.dataset = {"default": DatasetDict({"test": Dataset.from_dict(data)})}
+
+
+def _load_pair_classification(task: Any) -> None:
+    from datasets import Dataset, DatasetDict
+
+    spec: LocalTaskSpec = task.local_spec
+    path = _require_file(spec, "test.tsv")
+    rows = read_tsv(path, ("sentence1", "sentence2", "label"))
+    labels = []
+    for line_no, row in rows:
+        raw = row["label"].strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if value not in (0.0, 1.0):
+            raise FmiclError(
+                f"label {raw!r} on line {line_no} is not 0 or 1",
+                where=f"{path}:{line_no}",
+                fix="pair classification labels are 1 (the pair matches) or 0 (it does not)",
+            )
+        labels.append(int(value))
+    if len(set(labels)) < 2:
+        raise FmiclError(
+            f"every pair has the label {labels[0]}",
+            where=str(path),
+            fix="average precision needs both positive (1) and negative (0) pairs",
+        )
+    data = {
+        "sentence1": [r["sentence1"] for _, r in rows],
+        "sentence2": [r["sentence2"] for _, r in rows],
+        "labels": labels,
+    }
+    task.dataset = {"default": DatasetDict({"test": Dataset.from_dict(data)})}
+
+
+def _first_existing(folder: Path, names: tuple[str, ...]) -> Path:
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise FmiclError(f"{' or '.join(names)} not found", where=str(folder), fix="a retrieval task uses the BEIR layout")
+
+
+def _load_retrieval(task: Any) -> None:
+    from datasets import Dataset
+
+    spec: LocalTaskSpec = task.local_spec
+    corpus_path = _first_existing(spec.folder, ("corpus.jsonl", "corpus.jsonl.gz"))
+    queries_path = _first_existing(spec.folder, ("queries.jsonl", "queries.jsonl.gz"))
+    qrels_path = _require_file(spec, "qrels/test.tsv")
+
+    corpus: dict[str, tuple[str, str]] = {}
+    for line_no, obj in read_jsonl(corpus_path, {"_id": (str, int), "text": str}):
+        doc_id = str(obj["_id"])
+        title = obj.get("title") or ""
+        if not isinstance(title, str):
+            raise FmiclError(f"line {line_no}: 'title' must be a string", where=f"{corpus_path}:{line_no}")
+        if doc_id in corpus:
+            raise FmiclError(f"duplicate corpus _id {doc_id!r} on line {line_no}", where=f"{corpus_path}:{line_no}")
+        corpus[doc_id] = (title, obj["text"])
+    queries: dict[str, str] = {}
+    for line_no, obj in read_jsonl(queries_path, {"_id": (str, int), "text": str}):
+        query_id = str(obj["_id"])
+        if query_id in queries:
+            raise FmiclError(f"duplicate query _id {query_id!r} on line {line_no}", where=f"{queries_path}:{line_no}")
+        queries[query_id] = obj["text"]
+
+    relevant: dict[str, dict[str, int]] = {}
+    for line_no, row in read_tsv(qrels_path, ("query-id", "corpus-id", "score")):
+        where = f"{qrels_path}:{line_no}"
+        query_id, doc_id, raw = row["query-id"].strip(), row["corpus-id"].strip(), row["score"].strip()
+        if query_id not in queries:
+            raise FmiclError(f"line {line_no}: query-id {query_id!r} is not in {queries_path.name}", where=where)
+        if doc_id not in corpus:
+            raise FmiclError(f"line {line_no}: corpus-id {doc_id!r} is not in {corpus_path.name}", where=where)
+        try:
+            score = int(raw)
+        except ValueError:
+            raise FmiclError(
+                f"line {line_no}: score {raw!r} is not an integer", where=where, fix="qrels scores are graded integers"
+            ) from None
+        relevant.setdefault(query_id, {})[doc_id] = score
+    if not any(score > 0 for docs in relevant.values() for score in docs.values()):
+        raise FmiclError("no query has a relevant document (score > 0)", where=str(qrels_path))
+    task.dataset = {
+        "default": {
+            "test": {
+                "corpus": Dataset.from_dict(
+                    {
+                        "id": list(corpus),
+                        "title": [title for title, _ in corpus.values()],
+                        "text": [text for _, text in corpus.values()],
+                    }
+                ),
+                "queries": Dataset.from_dict({"id": list(queries), "text": list(queries.values())}),
+                "relevant_docs": relevant,
+                "top_ranked": None,
+            }
+        }
+    }
+
+
+def _load_reranking(task: Any) -> None:
+    """mteb v2's reranking layout: each query's positives and negatives are its ``top_ranked`` candidates."""
+    from datasets import Dataset
+
+    spec: LocalTaskSpec = task.local_spec
+    path = _require_file(spec, "test.jsonl")
+    queries: dict[str, str] = {}
+    docs: dict[str, str] = {}
+    relevant: dict[str, dict[str, int]] = {}
+    top_ranked: dict[str, list[str]] = {}
+    skipped = 0
+    for line_no, obj in read_jsonl(path, {"query": str, "positive": list, "negative": list}):
+        for key in ("positive", "negative"):
+            if not all(isinstance(doc, str) for doc in obj[key]):
+                raise FmiclError(f"line {line_no}: {key!r} must be a list of strings", where=f"{path}:{line_no}")
+        if not obj["positive"] or not obj["negative"]:
+            skipped += 1  # as mteb's own conversion does: nothing to rank
+            continue
+        query_id = f"q{line_no}"
+        queries[query_id] = obj["query"]
+        relevant[query_id] = {}
+        top_ranked[query_id] = []
+        for key, relevance in (("positive", 1), ("negative", 0)):
+            for i, text in enumerate(obj[key]):
+                doc_id = f"{query_id}_{key}_{i}"
+                docs[doc_id] = text
+                relevant[query_id][doc_id] = relevance
+                top_ranked[query_id].append(doc_id)
+    if not queries:
+        raise FmiclError("no line has both a positive and a negative", where=str(path))
+    if skipped:
+        logger.warning("%s: skipped %d line(s) without a positive or without a negative", spec.name, skipped)
+    task.dataset = {
+        "default": {
+            "test": {
+                "corpus": Dataset.from_dict({"id": list(docs), "title": [""] * len(docs), "text": list(docs.values())}),
+                "queries": Dataset.from_dict({"id": list(queries), "text": list(queries.values())}),
+                "relevant_docs": relevant,
+                "top_ranked": top_ranked,
+            }
+        }
+    }
+
+
+# --------------------------------------------------------------------------- class factories
+
+
+def _base_class(abstract: Callable[[], type], loader: Callable[[Any], None], **attributes: Any) -> type:
+    """A subclass of an mteb abstract task whose ``load_data`` reads the local folder (metadata set per task)."""
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        if self.data_loaded:
+            return
+        loader(self)
+        self.data_loaded = True
+
+    parent = abstract()
+    return type(
+        f"Local{parent.__name__.removeprefix('AbsTask')}Task", (parent,), {"load_data": load_data, **attributes}
+    )
+
+
+def _abstract(name: str) -> Callable[[], type]:
+    def get() -> type:
+        import mteb.abstasks
+
+        return getattr(mteb.abstasks, name)
+
+    return get
+
+
+_BASES: dict[str, Callable[[], type]] = {
+    "sts": functools.cache(lambda: _base_class(_abstract("AbsTaskSTS"), _load_sts)),
+    "classification": functools.cache(lambda: _base_class(_abstract("AbsTaskClassification"), _load_classification)),
+    # mteb's default embeds a 4 % sample of the documents (fine for 100k-row Hub sets, zero rows of a small local
+    # set); like most of mteb's own clustering tasks, local ones embed every document.
+    "clustering": functools.cache(
+        lambda: _base_class(_abstract("AbsTaskClustering"), _load_clustering, max_fraction_of_documents_to_embed=None)
+    ),
+    "pair_classification": functools.cache(
+        lambda: _base_class(_abstract("AbsTaskPairClassification"), _load_pair_classification)
+    ),
+    "retrieval": functools.cache(lambda: _base_class(_abstract("AbsTaskRetrieval"), _load_retrieval)),
+    "reranking": functools.cache(lambda: _base_class(_abstract("AbsTaskRetrieval"), _load_reranking)),
+}

@@ -1,0 +1,107 @@
+"""PNG plots of training logs: a metric over steps, and the alignment-uniformity plane.
+
+Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no global backend switch), so
+plotting works headless and leaves any interactive session alone. The inputs are the rows of a
+trainer's ``log_history`` (``training_log.json``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ALIGNMENT_KEY = "eval_diag_alignment"
+UNIFORMITY_KEY = "eval_diag_uniformity"
+
+
+def metric_series(log: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:
+    """(step, value) of every log row holding ``key``, by step; a step logged twice keeps its last value.
+
+    Rows without a step and non-finite values are left out.
+    """
+    by_step: dict[int, float] = {}
+    for row in log:
+        value, step = row.get(key), row.get("step")
+        if isinstance(value, int | float) and isinstance(step, int | float) and math.isfinite(value):
+            by_step[int(step)] = float(value)
+    return sorted(by_step.items())
+
+
+def au_points(log: Sequence[Mapping[str, Any]]) -> list[tuple[int, float, float]]:
+    """(step, alignment, uniformity) of every step that logged both diagnostics."""
+    uniform = dict(metric_series(log, UNIFORMITY_KEY))
+    return [(step, align, uniform[step]) for step, align in metric_series(log, ALIGNMENT_KEY) if step in uniform]
+
+
+def _figure(width: float = 7.0, height: float = 4.5):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=120)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    return path
+
+
+def plot_metric_over_steps(
+    series: Mapping[str, Sequence[tuple[int, float]]],
+    path: str | Path,
+    *,
+    title: str = "STS-B dev over training",
+    ylabel: str = "Spearman x100",
+    best: Mapping[str, int | None] | None = None,
+) -> Path:
+    """One line per run; ``best`` (run -> step) marks each run's kept checkpoint with a star."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for label, points in series.items():
+        if not points:
+            continue
+        steps, values = zip(*points, strict=True)
+        (line,) = ax.plot(steps, values, marker="o", markersize=3, linewidth=1.5, label=label)
+        step = (best or {}).get(label)
+        if step is not None and step in steps:
+            ax.plot([step], [values[steps.index(step)]], marker="*", markersize=13, color=line.get_color())
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title + (" (star: kept checkpoint)" if best else ""))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def plot_alignment_uniformity(
+    points: Mapping[str, Sequence[tuple[int, float, float]]],
+    path: str | Path,
+    *,
+    title: str = "Alignment and uniformity on STS-B (lower is better for both)",
+) -> Path:
+    """SimCSE's figure: a point per evaluation step, uniformity on x, alignment on y, per run a path
+    from its first step (circle) to its last (square), both labelled with their step."""
+    fig = _figure(6.5, 5.0)
+    ax = fig.add_subplot()
+    for label, run in points.items():
+        if not run:
+            continue
+        steps, align, uniform = zip(*run, strict=True)
+        (line,) = ax.plot(uniform, align, marker=".", markersize=6, linewidth=1, alpha=0.8, label=label)
+        color = line.get_color()
+        ax.plot([uniform[0]], [align[0]], marker="o", markersize=8, markerfacecolor="none", color=color)
+        ax.plot([uniform[-1]], [align[-1]], marker="s", markersize=7, color=color)
+        for i in {0, len(steps) - 1}:
+            ax.annotate(str(steps[i]), (uniform[i], align[i]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    ax.set_xlabel("uniformity  log E exp(-2 ||f(x) - f(y)||²)")
+    ax.set_ylabel("alignment  E ||f(x) - f(x⁺)||²")
+    ax.set_title(f"{title}\ncircle: first evaluation, square: last", fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, path)

@@ -1,0 +1,230 @@
+"""``fmicl-text report RUN...``: result JSONs -> one markdown table and two PNG plots.
+
+Each input is a training run folder (its ``eval_results.json``, and ``training_log.json`` for the
+plots) or a results JSON file: a run's ``eval_results.json`` or the output of
+``fmicl-text eval sts --output`` (``{"scores": {...}}``). The output folder gets
+
+* ``report.md``: one table, runs as rows, the test tasks as columns (plus ``avg`` and the best dev
+  score when known); a task a run lacks is blank, an undefined score ``n/a``;
+* ``stsb_dev.png``: the dev score over steps, a line per run (from the training logs);
+* ``align_uniform.png``: alignment vs uniformity, a point per logged evaluation step (the
+  ``diag_*`` entries that :class:`~fmicl_text.evaluation.diagnostics.DiagnosticsEvaluator` logs).
+
+A run without the data of a plot is left out of it, with a note in the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fmicl_text.errors import FmiclError
+from fmicl_text.reporting.plots import au_points, metric_series, plot_alignment_uniformity, plot_metric_over_steps
+from fmicl_text.reporting.tables import markdown_table, task_columns
+
+RESULTS_FILE = "eval_results.json"  # the names the trainer writes
+LOG_FILE = "training_log.json"
+REPORT_FILE = "report.md"
+DEV_PLOT = "stsb_dev.png"
+AU_PLOT = "align_uniform.png"
+DEV_METRIC = "eval_sts_stsb_dev"
+DEV_COLUMN = "best dev"
+DEV_NAMES = {"stsb_dev": "STS-B dev", "sickr_dev": "SICK-R dev"}
+
+
+@dataclass
+class RunRecord:
+    """What the report needs of one input."""
+
+    label: str
+    source: Path  # the folder or JSON file given
+    scores: dict[str, float | None]  # test scores, incl. avg; empty without a final evaluation
+    dev_suite: str | None = None
+    dev_best: float | None = None
+    dev_best_step: int | None = None
+    log: list[dict[str, Any]] | None = None  # the trainer's log_history; None without a training log
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FmiclError(f"not valid JSON: {exc.msg} (line {exc.lineno})", where=str(path)) from None
+    except OSError as exc:
+        raise FmiclError(f"cannot read the file: {exc.strerror}", where=str(path)) from None
+
+
+def load_run(path: str | Path) -> RunRecord:
+    """Read a run folder or a results JSON file (see the module docstring)."""
+    path = Path(path)
+    if path.is_dir():
+        results_path = path / RESULTS_FILE
+        if not results_path.is_file():
+            raise FmiclError(
+                f"no {RESULTS_FILE} in the folder: not a finished training run",
+                where=str(path),
+                fix="pass a folder written by `fmicl-text train` (it writes eval_results.json at the end) "
+                "or a JSON file from `fmicl-text eval sts --output`",
+            )
+        label = path.name or str(path)
+    elif path.is_file():
+        results_path = path
+        label = path.parent.name if path.name == RESULTS_FILE and path.parent.name else path.stem
+    else:
+        raise FmiclError("no such run folder or results file", where=str(path))
+
+    data = _read_json(results_path)
+    if not isinstance(data, dict):
+        data = {}
+    if "dev" in data or "recipe" in data or isinstance(data.get("test"), dict):  # a training run's results
+        test = data.get("test") or {}
+        dev = data.get("dev") or {}
+        record = RunRecord(
+            label=label,
+            source=path,
+            scores=dict(test.get("scores") or {}),
+            dev_suite=dev.get("suite"),
+            dev_best=dev.get("best"),
+            dev_best_step=dev.get("best_step"),
+        )
+        if not record.scores:
+            record.notes.append("no test scores (trained without a final evaluation)")
+        log_path = results_path.parent / LOG_FILE
+        if log_path.is_file():
+            log = _read_json(log_path)
+            if not isinstance(log, list):
+                raise FmiclError(f"{LOG_FILE} is not a list of log rows", where=str(log_path))
+            record.log = [row for row in log if isinstance(row, dict)]
+        return record
+    if isinstance(data.get("scores"), dict):  # `fmicl-text eval sts --output`
+        return RunRecord(label=label, source=path, scores=dict(data["scores"]))
+    raise FmiclError(
+        "not a results file: expected a run's eval_results.json or the JSON of `fmicl-text eval sts --output`",
+        where=str(results_path),
+    )
+
+
+def _unique_labels(records: Sequence[RunRecord]) -> None:
+    counts = Counter(record.label for record in records)
+    for record in records:
+        if counts[record.label] > 1:
+            record.label = str(record.source)
+
+
+@dataclass
+class Report:
+    markdown: str
+    table: str
+    files: list[Path]
+    notes: list[str]
+
+
+def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_metric: str = DEV_METRIC) -> Report:
+    """Read every input (all of them before writing anything), then write the table and the plots."""
+    if not paths:
+        raise FmiclError("no runs given", fix="pass one or more run folders or results JSON files")
+    records = [load_run(path) for path in paths]
+    _unique_labels(records)
+    dev_metric = dev_metric if dev_metric.startswith("eval_") else f"eval_{dev_metric}"
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise FmiclError("the output path is a file, not a folder", where=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    notes = [f"{record.label}: {note}" for record in records for note in record.notes]
+
+    # The table: test tasks, avg, then the best dev score when any run has one.
+    columns = task_columns(record.scores for record in records)
+    rows = [(record.label, dict(record.scores)) for record in records]
+    headers: dict[str, str] = {}
+    if any(record.dev_best is not None for record in records):
+        suites = {record.dev_suite for record in records if record.dev_best is not None}
+        columns.append(DEV_COLUMN)
+        headers[DEV_COLUMN] = f"{suites.pop()} (best)" if len(suites) == 1 else DEV_COLUMN
+        for (_, scores), record in zip(rows, records, strict=True):
+            if record.dev_best is not None:
+                scores[DEV_COLUMN] = record.dev_best
+    table = markdown_table(rows, columns, headers=headers)
+
+    files: list[Path] = []
+    sections: list[str] = []
+    dev_series: dict[str, list[tuple[int, float]]] = {}
+    au: dict[str, list[tuple[int, float, float]]] = {}
+    for record in records:
+        if record.log is None:
+            notes.append(f"{record.label}: no {LOG_FILE}, left out of the plots")
+            continue
+        series = metric_series(record.log, dev_metric)
+        if series:
+            dev_series[record.label] = series
+        else:
+            notes.append(f"{record.label}: no {dev_metric} in the training log, left out of the dev plot")
+        points = au_points(record.log)
+        if points:
+            au[record.label] = points
+        else:
+            notes.append(
+                f"{record.label}: no eval_diag_alignment/eval_diag_uniformity in the training log "
+                "(trained without the diagnostics evaluator), left out of the alignment-uniformity plot"
+            )
+    short = dev_metric.removeprefix("eval_").removeprefix("sts_")
+    dev_name = DEV_NAMES.get(short, short)
+    plots: list[tuple[Path, str]] = []
+    if dev_series:
+        best = {record.label: record.dev_best_step for record in records if record.label in dev_series}
+        path = plot_metric_over_steps(dev_series, out / DEV_PLOT, title=f"{dev_name} over training", best=best)
+        plots.append((path, f"{dev_name} over training steps"))
+    if au:
+        path = plot_alignment_uniformity(au, out / AU_PLOT)
+        plots.append((path, "Alignment and uniformity (a point per evaluation step)"))
+    written = {path.name for path, _ in plots}
+    for name in [name for name in (DEV_PLOT, AU_PLOT) if name not in written]:
+        (out / name).unlink(missing_ok=True)  # a stale plot of an earlier report would mislead
+        notes.append(f"{name} not written: no run has the data for it")
+    for path, heading in plots:
+        files.append(path)
+        sections += [f"## {heading}", "", f"![{heading}]({path.name})", ""]
+
+    lines = [
+        "# fmicl-text report",
+        "",
+        'Spearman x100 of cosine similarity (SentEval protocol, "all" setting); blank: not evaluated.',
+        "",
+        table,
+        "",
+        *sections,
+    ]
+    if notes:
+        lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
+    markdown = "\n".join(lines)
+    report_path = out / REPORT_FILE
+    report_path.write_text(markdown, encoding="utf-8")
+    return Report(markdown=markdown, table=table, files=[report_path, *files], notes=notes)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The flags of ``fmicl-text report``."""
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders or results JSON files")
+    parser.add_argument("--output-dir", default="report", help="where report.md and the plots go (./report)")
+    parser.add_argument(
+        "--dev-metric", default=DEV_METRIC, help=f"training-log key of the dev curve (default {DEV_METRIC})"
+    )
+    return parser
+
+
+def run_report_cli(args: argparse.Namespace) -> int:
+    report = build_report(args.runs, args.output_dir, dev_metric=getattr(args, "dev_metric", DEV_METRIC))
+    print(report.table)
+    for note in report.notes:
+        print(f"note: {note}")
+    for path in report.files:
+        print(f"wrote {path}")
+    return 0

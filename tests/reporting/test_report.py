@@ -1,0 +1,186 @@
+"""``fmicl-text report``: the markdown table from run folders and plain result JSONs, the two PNG
+plots from training logs, notes for what is missing, and clear errors for bad inputs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from fmicl_text.errors import FmiclError
+from fmicl_text.reporting.plots import au_points, metric_series
+from fmicl_text.reporting.report import add_report_arguments, build_report, load_run, run_report_cli
+from fmicl_text.reporting.tables import markdown_table, task_columns
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TASKS = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")
+
+
+def log_rows(dev: list[float], diag: bool, every: int = 50) -> list[dict]:
+    """A trainer log_history: loss rows, eval rows (with diag_* when asked) and the final summary row."""
+    rows = []
+    for k, score in enumerate(dev, start=1):
+        step = k * every
+        rows.append({"loss": 1.0 / k, "grad_norm": 0.5, "learning_rate": 3e-5, "epoch": 0.01 * k, "step": step - 1})
+        row = {"eval_sts_stsb_dev": score, "eval_sts_avg": score, "eval_runtime": 1.0, "epoch": 0.01 * k, "step": step}
+        if diag:
+            row |= {
+                "eval_diag_alignment": 0.2 + 0.02 * k,
+                "eval_diag_uniformity": -2.0 - 0.1 * k,
+                "eval_diag_erank": 100.0 + k,
+                "eval_diag_i_nce": 4.0,
+            }
+        rows.append(row)
+    rows.append({"train_runtime": 10.0, "train_loss": 0.5, "epoch": 0.05, "step": len(dev) * every})
+    return rows
+
+
+def make_run(folder: Path, scores: dict | None, dev: list[float], diag: bool = True, best_step: int = 100) -> Path:
+    folder.mkdir(parents=True)
+    results = {
+        "recipe": folder.name,
+        "base_model": "bert-base-uncased",
+        "loss": {"name": "infonce", "temperature": 0.05},
+        "data": "wiki",
+        "steps": 50 * len(dev),
+        "dev": {"suite": "stsb-dev", "best": max(dev), "best_step": best_step},
+    }
+    if scores is not None:
+        results["test"] = {"scores": scores, "suite": "senteval7", "text": "senteval"}
+    (folder / "eval_results.json").write_text(json.dumps(results), encoding="utf-8")
+    (folder / "training_log.json").write_text(json.dumps(log_rows(dev, diag)), encoding="utf-8")
+    (folder / "checkpoints" / "checkpoint-100").mkdir(parents=True)
+    return folder
+
+
+def full_scores(base: float) -> dict:
+    scores = {task: base + i for i, task in enumerate(TASKS)}
+    scores["avg"] = sum(scores.values()) / len(TASKS)
+    return scores
+
+
+def check_png(path: Path) -> None:
+    from matplotlib.image import imread
+
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 10_000  # axes, lines, labels: not an empty canvas
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 500
+
+
+def table_rows(markdown: str) -> dict[str, list[str]]:
+    """The table of report.md as {first cell: cells}, header row under 'run'."""
+    rows = {}
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_report_of_two_runs(tmp_path, capsys):
+    a = make_run(tmp_path / "runs" / "simcse", full_scores(70.0), [80.0, 82.5, 81.0])
+    b_scores = {key: value for key, value in full_scores(60.0).items() if key != "sickr"}  # sickr missing
+    b_scores["sts16"] = None  # undefined (collapsed)
+    b = make_run(tmp_path / "runs" / "fmicl-js", b_scores, [70.0, 75.25], best_step=100)
+    out = tmp_path / "report"
+
+    parser = add_report_arguments(argparse.ArgumentParser())
+    assert run_report_cli(parser.parse_args([str(a), str(b), "--output-dir", str(out)])) == 0
+    printed = capsys.readouterr().out
+    assert "| simcse |" in printed and f"wrote {out / 'report.md'}" in printed
+
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    rows = table_rows(markdown)
+    assert rows["run"] == [*TASKS, "avg", "stsb-dev (best)"]
+    assert rows["simcse"] == ["70.00", "71.00", "72.00", "73.00", "74.00", "75.00", "76.00", "73.00", "82.50"]
+    assert rows["fmicl-js"] == ["60.00", "61.00", "62.00", "63.00", "n/a", "65.00", "", "63.00", "75.25"]
+    assert "|---|---:|" in markdown
+    assert "![" in markdown and "(stsb_dev.png)" in markdown and "(align_uniform.png)" in markdown
+    check_png(out / "stsb_dev.png")
+    check_png(out / "align_uniform.png")
+
+
+def test_run_without_diagnostics_is_left_out_of_the_plane_with_a_note(tmp_path):
+    a = make_run(tmp_path / "with-diag", full_scores(70.0), [80.0, 81.0])
+    b = make_run(tmp_path / "no-diag", full_scores(71.0), [79.0, 80.0], diag=False)
+    report = build_report([a, b], tmp_path / "out")
+    assert any(note.startswith("no-diag: no eval_diag_alignment") for note in report.notes)
+    assert "## Notes" in report.markdown and "no-diag: no eval_diag_alignment" in report.markdown
+    check_png(tmp_path / "out" / "align_uniform.png")
+    check_png(tmp_path / "out" / "stsb_dev.png")
+
+
+def test_plain_eval_sts_json_and_no_plots(tmp_path):
+    # The JSON of `fmicl-text eval sts --output`: scores only, no training log.
+    plain = tmp_path / "minilm.json"
+    plain.write_text(json.dumps({"scores": full_scores(75.0), "model": "all-MiniLM-L6-v2", "suite": "senteval7"}))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stsb_dev.png").write_bytes(PNG_MAGIC)  # stale plot from an earlier report
+    report = build_report([plain], out)
+    rows = table_rows(report.markdown)
+    assert rows["run"] == [*TASKS, "avg"]  # no dev column without a training run
+    assert rows["minilm"][0] == "75.00"
+    assert not (out / "stsb_dev.png").exists() and not (out / "align_uniform.png").exists()
+    assert any("stsb_dev.png not written" in note for note in report.notes)
+    assert report.files == [out / "report.md"]
+
+
+def test_same_names_get_their_paths_and_results_file_accepted(tmp_path):
+    a = make_run(tmp_path / "x" / "run", full_scores(70.0), [80.0])
+    b = make_run(tmp_path / "y" / "run", full_scores(71.0), [81.0])
+    report = build_report([a, b / "eval_results.json"], tmp_path / "out")
+    rows = table_rows(report.markdown)
+    assert str(a) in rows and str(b / "eval_results.json") in rows
+    assert load_run(b / "eval_results.json").log is not None  # the log next to the results file is found
+
+
+def test_run_without_final_eval_has_blank_tasks(tmp_path):
+    a = make_run(tmp_path / "dev-only", None, [80.0, 85.0])
+    b = make_run(tmp_path / "full", full_scores(70.0), [80.0])
+    rows = table_rows(build_report([a, b], tmp_path / "out").markdown)
+    assert rows["dev-only"] == [""] * 8 + ["85.00"]
+
+
+def test_folder_without_results_is_a_clear_error(tmp_path):
+    empty = tmp_path / "not-a-run"
+    (empty / "checkpoints").mkdir(parents=True)
+    with pytest.raises(FmiclError, match="no eval_results.json") as err:
+        build_report([empty], tmp_path / "out")
+    assert str(empty) in str(err.value)
+    assert not (tmp_path / "out").exists()  # nothing written when an input is bad
+    with pytest.raises(FmiclError, match="no such run"):
+        load_run(tmp_path / "missing")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(FmiclError, match="not valid JSON"):
+        load_run(bad)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"hello": 1}))
+    with pytest.raises(FmiclError, match="not a results file"):
+        load_run(other)
+
+
+def test_table_and_series_helpers():
+    assert task_columns([{"avg": 1.0, "sickr": 1.0, "custom": 2.0}, {"sts12": 3.0}]) == [
+        "sts12",
+        "sickr",
+        "custom",
+        "avg",
+    ]
+    table = markdown_table([("a|b", {"sts12": 1.234})], ["sts12", "avg"])
+    assert table.splitlines()[2] == "| a\\|b | 1.23 |  |"
+    log = [
+        {"eval_sts_stsb_dev": 1.0, "step": 10},
+        {"eval_sts_stsb_dev": 2.0, "step": 5},
+        {"eval_sts_stsb_dev": 3.0, "step": 10},  # the same step evaluated twice: the last value
+        {"eval_sts_stsb_dev": float("nan"), "step": 15},
+        {"eval_diag_alignment": 0.3, "eval_diag_uniformity": -2.0, "step": 5},
+        {"eval_diag_alignment": 0.4, "step": 10},
+    ]
+    assert metric_series(log, "eval_sts_stsb_dev") == [(5, 2.0), (10, 3.0)]
+    assert au_points(log) == [(5, 0.3, -2.0)]
