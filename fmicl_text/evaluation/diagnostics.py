@@ -19,7 +19,6 @@ once); I_NCE runs the model twice per batch in train mode, so that dropout makes
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -36,7 +35,7 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from fmicl_text.data.home import STS_SETS, TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
-from fmicl_text.evaluation.sts import StsPairs, read_sts_tsv
+from fmicl_text.evaluation.sts import StsPairs, append_csv_row, read_sts_tsv
 from fmicl_text.losses.functional import alignment, info_nce, uniformity
 
 #: STS-B pairs with a gold score above this are the positive pairs of the alignment diagnostic.
@@ -364,14 +363,8 @@ class DiagnosticsEvaluator(BaseEvaluator):
         )
         self.last_result = result
         if output_path is not None and self.write_csv:
-            os.makedirs(output_path, exist_ok=True)
-            csv_path = os.path.join(output_path, self.csv_file)
-            exists = os.path.isfile(csv_path)
-            with open(csv_path, "a" if exists else "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                if not exists:
-                    writer.writerow(self.csv_headers)
-                writer.writerow([epoch, steps, *(getattr(result, key) for key in self.csv_headers[2:])])
+            row = [epoch, steps, *(getattr(result, key) for key in self.csv_headers[2:])]
+            append_csv_row(output_path, self.csv_file, self.csv_headers, row)
         metrics = self.prefix_name_to_metrics(result.metrics(), self.name)
         if getattr(model, "model_card_data", None) is not None:
             self.store_metrics_in_model_card_data(model, metrics, epoch, steps)

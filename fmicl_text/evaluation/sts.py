@@ -404,6 +404,18 @@ def print_table(result: StsResult, label: str | None = None) -> None:
 # --------------------------------------------------------------------------- trainer hook
 
 
+def append_csv_row(folder: str | os.PathLike, file_name: str, headers: list[str], row: list[Any]) -> None:
+    """Append one evaluation's row to an evaluator's CSV (as sentence-transformers' evaluators do)."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, file_name)
+    exists = os.path.isfile(path)
+    with open(path, "a" if exists else "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        if not exists:
+            writer.writerow(headers)
+        writer.writerow(row)
+
+
 class StsEvaluator(BaseEvaluator):
     """STS as a sentence-transformers evaluator, e.g. STS-B dev every N steps for checkpoint selection.
 
@@ -449,14 +461,8 @@ class StsEvaluator(BaseEvaluator):
         )
         self.last_result = result
         if output_path is not None and self.write_csv:
-            os.makedirs(output_path, exist_ok=True)
-            csv_path = os.path.join(output_path, self.csv_file)
-            exists = os.path.isfile(csv_path)
-            with open(csv_path, "a" if exists else "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                if not exists:
-                    writer.writerow(self.csv_headers)
-                writer.writerow([epoch, steps, *(result.scores[key] for key in self.csv_headers[2:])])
+            row = [epoch, steps, *(result.scores[key] for key in self.csv_headers[2:])]
+            append_csv_row(output_path, self.csv_file, self.csv_headers, row)
         # An undefined score (collapsed embeddings) counts as -100, the floor of Spearman x100, so that
         # checkpoint selection still works: a NaN (or -inf) would never compare as a new best.
         scores = {key: -100.0 if math.isnan(value) else value for key, value in result.scores.items()}

@@ -13,25 +13,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import SENTENCES
 
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.mteb_eval import checkpoint_revision, evaluate_mteb
 from fmicl_text.evaluation.mteb_tasks import build_local_task, discover_local_tasks, load_local_tasks
 
-SENTENCES = [
-    "A man is playing a guitar.",
-    "A woman is slicing an onion.",
-    "The cat sits on the mat.",
-    "Two dogs run across the field.",
-    "A child is reading a book in the park.",
-    "The stock market fell sharply on Monday.",
-    "Scientists discovered a new species of frog.",
-    "He drove to work in the rain.",
-    "The orchestra played a symphony by Mozart.",
-    "A plane is taking off from the runway.",
-    "She is cooking pasta for dinner.",
-    "The river flows through the old town.",
-]
 STS_ROWS = [
     # a sentence may begin with a double quote: no CSV quoting
     ['"Quoted" at the start, a man plays a guitar.', SENTENCES[0], "4.8", "x"],
