@@ -13,7 +13,6 @@ sentences, and one call lets sentence-transformers sort everything by length for
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ from scipy.stats import spearmanr
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from fmicl_text.data.home import TEXT_VERSIONS, sts_path
+from fmicl_text.data.tsv import read_tsv
 from fmicl_text.errors import FmiclError, did_you_mean
 
 logger = logging.getLogger(__name__)
@@ -135,72 +135,23 @@ def read_sts_tsv(path: str | os.PathLike) -> StsPairs:
     path = Path(path)
     if not path.is_file():
         raise FmiclError("STS file not found", where=str(path), fix="check the path or the data home")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise FmiclError(
-            f"STS file is not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} on line {line})",
-            where=f"{path}:{line}",
-            fix="re-save the file as UTF-8",
-        ) from None
-    if not text.strip():
-        raise FmiclError("STS file is empty", where=str(path), fix="expected a header line and data rows")
-
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
-    while rows and not any(value.strip() for value in rows[-1]):
-        rows.pop()  # blank lines at the end of the file
-    header = [name.strip() for name in rows[0]]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        fix = f"the header must have TAB-separated columns {', '.join(REQUIRED_COLUMNS)}"
-        if len(header) == 1 and "," in header[0]:
-            fix += " (this file looks comma-separated: convert it to TAB-separated)"
-        raise FmiclError(
-            f"STS file lacks column(s) {', '.join(missing)}; header found: {header}",
-            where=f"{path}:1",
-            fix=fix,
-        )
-    i1, i2, i_score = (header.index(name) for name in REQUIRED_COLUMNS)
-    i_subset = header.index("subset") if "subset" in header else None
-
-    sentence1: list[str] = []
-    sentence2: list[str] = []
+    rows = read_tsv(path, REQUIRED_COLUMNS, optional=("subset",))
     scores: list[float] = []
-    subsets: list[str] | None = [] if i_subset is not None else None
-    for line_no, row in enumerate(rows[1:], start=2):
-        where = f"{path}:{line_no}"
-        if len(row) != len(header):
-            if not row:
-                problem = "a blank line"
-            elif len(row) < len(header):
-                problem = f"too few fields ({len(row)}, the header has {len(header)})"
-            else:
-                problem = f"too many fields ({len(row)}, the header has {len(header)}): a TAB inside a sentence?"
-            raise FmiclError(
-                f"STS file has {problem} on line {line_no}",
-                where=where,
-                fix="each row needs one TAB-separated value per header column",
-            )
-        raw_score = row[i_score]
+    for line_no, row in rows:
         try:
-            score = float(raw_score)
+            score = float(row["score"])
         except ValueError:
             score = math.nan
         if not math.isfinite(score):
             raise FmiclError(
-                f"score {raw_score!r} on line {line_no} is not a finite number",
-                where=where,
+                f"score {row['score']!r} on line {line_no} is not a finite number",
+                where=f"{path}:{line_no}",
                 fix="every row needs a numeric gold score",
             )
-        sentence1.append(row[i1])
-        sentence2.append(row[i2])
         scores.append(score)
-        if subsets is not None:
-            subsets.append(row[i_subset])
-    if not scores:
-        raise FmiclError("STS file has a header but no data rows", where=str(path))
+    subsets = [row["subset"] for _, row in rows] if "subset" in rows[0][1] else None
+    sentence1 = [row["sentence1"] for _, row in rows]
+    sentence2 = [row["sentence2"] for _, row in rows]
     return StsPairs(sentence1, sentence2, np.asarray(scores, dtype=np.float64), subsets, path)
 
 

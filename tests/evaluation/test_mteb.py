@@ -251,7 +251,7 @@ def bad(tmp_path: Path, kind: str, files: dict[str, str], name: str = "bad") -> 
     [
         ("sts", {}, "test.tsv not found", "test.tsv"),
         ("sts", {"test.tsv": "sentence1\tsentence2\tscore\na\tb\t1\nc\td\tnan\n"}, "not a finite number", ":3"),
-        ("sts", {"test.tsv": "sentence1\tsentence2\na\tb\n"}, "lacks column(s) score", ":1"),
+        ("sts", {"test.tsv": "sentence1\tsentence2\na\tb\n"}, "missing column(s) score", ":1"),
         (
             "sts",
             {"test.tsv": "sentence1\tsentence2\tscore\na\tb\t1\nc\td\t6\n", "task.json": '{"max_score": 5}'},
