@@ -93,9 +93,13 @@ def run_one(name: str, loss_name: str, params: dict, steps: int, data_dir: str |
     recipe = apply_overrides(load_recipe(RECIPE), overrides)
     timer = StepTimer()
     started = time.time()
+    diagnostics: dict[str, float] = {}
     try:
         result = train(recipe, callbacks=[timer])
         dev, error = result.best_dev, None
+        log = json.loads((work / "run" / "training_log.json").read_text(encoding="utf-8"))
+        last_eval = [row for row in log if "eval_diag_alignment" in row][-1]
+        diagnostics = {key[len("eval_diag_") :]: last_eval[key] for key in last_eval if key.startswith("eval_diag_")}
     except Exception as exc:  # a loss that diverges is a result too
         dev, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     step = statistics.median(timer.durations) if timer.durations else float("nan")
@@ -110,6 +114,7 @@ def run_one(name: str, loss_name: str, params: dict, steps: int, data_dir: str |
         "steps": len(timer.durations),
         "batch_size": batch,
         "stsb_dev": dev,
+        "diagnostics": diagnostics,
         "error": error,
         "step_seconds": step,
         "loss_seconds": seconds,
@@ -126,12 +131,12 @@ def write_table(rows: list[dict], base_dev: float | None, path: Path) -> None:
         f"Made by `python eval/bench_losses.py` ({rows[0]['steps'] if rows else '?'} steps, batch "
         f"{rows[0]['batch_size'] if rows else '?'}, lr 3e-5, max length 32, seed 42; CPU, "
         f"{rows[0]['torch_threads'] if rows else '?'} threads). STS-B dev: Spearman x100 on the SentEval text "
-        "after training (the base model scores "
-        f"{base_dev:.2f}). Loss share: the loss's forward + backward on two 64 x 384 matrices over the "
+        f"after training (the base model scores {base_dev:.2f}); alignment and uniformity on STS-B dev at "
+        "the last step. Loss share: the loss's forward + backward on two 64 x 384 matrices over the "
         "median training step, both measured in the same run.",
         "",
-        "| setting | parameters | STS-B dev | vs base | step (s) | loss (ms) | loss share |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| setting | parameters | STS-B dev | vs base | alignment | uniformity | step (s) | loss (ms) | loss share |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "defaults"
@@ -139,8 +144,10 @@ def write_table(rows: list[dict], base_dev: float | None, path: Path) -> None:
             dev, delta = f"failed: {r['error']}", ""
         else:
             dev, delta = f"{r['stsb_dev']:.2f}", f"{r['stsb_dev'] - base_dev:+.2f}" if base_dev else ""
+        diag = r.get("diagnostics") or {}
+        au = " | ".join(f"{diag[k]:.3f}" if k in diag else "" for k in ("alignment", "uniformity"))
         lines.append(
-            f"| {r['setting']} | {params} | {dev} | {delta} | {r['step_seconds']:.2f} | "
+            f"| {r['setting']} | {params} | {dev} | {delta} | {au} | {r['step_seconds']:.2f} | "
             f"{1000 * r['loss_seconds']:.2f} | {100 * r['loss_share']:.2f}% |"
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -106,3 +106,27 @@ def test_fmicl_trains_from_the_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
     saved = json.loads((out / "eval_results.json").read_text())
     assert saved["loss"]["name"] == "fmicl" and saved["loss"]["divergence"] == "js" and saved["loss"]["sigma"] == 0.5
     assert "FMICLLoss" in (out / "README.md").read_text() and "lu2023fmicl" in (out / "README.md").read_text()
+
+
+def test_eval_mteb_diagnostics_and_report_through_main(tiny_bert, tiny_data_home, tmp_path):
+    """The evaluation subcommands are wired into ``fmicl-text`` (their own tests cover the details)."""
+    local = tmp_path / "tasks" / "sts" / "mini"
+    local.mkdir(parents=True)
+    src = (tiny_data_home / "sts" / "senteval" / "stsb.dev.tsv").read_text(encoding="utf-8")
+    (local / "test.tsv").write_text(src, encoding="utf-8")
+    mteb_out = tmp_path / "mteb.json"
+    assert main(["eval", "mteb", tiny_bert, "--tasks", "mini", "--local-dir", str(tmp_path / "tasks"),
+                 "--cache-dir", str(tmp_path / "cache"), "--output", str(mteb_out)]) == 0  # fmt: skip
+    mteb_scores = json.loads(mteb_out.read_text())["scores"]["mini"]
+    assert mteb_scores["metric"] == "cosine_spearman" and -1 <= mteb_scores["main_score"] <= 1
+
+    diag_out = tmp_path / "diag.json"
+    assert main(["eval", "diagnostics", tiny_bert, "--data-dir", str(tiny_data_home), "--output", str(diag_out)]) == 0
+    diag = json.loads(diag_out.read_text())
+    assert {"alignment", "uniformity", "erank", "i_nce"} <= set(json.dumps(diag).replace('"', " ").split())
+
+    sts_out = tmp_path / "sts.json"
+    assert main(["eval", "sts", tiny_bert, "--data-dir", str(tiny_data_home), "--output", str(sts_out)]) == 0
+    assert main(["report", str(sts_out), "--output-dir", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "sts12" in table and "| sts |" in table
