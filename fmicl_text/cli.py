@@ -147,17 +147,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval_sts(args: argparse.Namespace) -> int:
-    from sentence_transformers import SentenceTransformer
-
     from fmicl_text.evaluation.sts import load_suite, print_table, score_tasks
-    from fmicl_text.modeling import resolve_model_path
+    from fmicl_text.modeling import load_model
 
     tasks = load_suite(args.suite, text=args.text, data_dir=args.data_dir)  # bad data fails before the model loads
-    path = resolve_model_path(args.model)
-    try:
-        model = SentenceTransformer(path, device=args.device)
-    except (OSError, ValueError) as exc:
-        raise FmiclError(f"cannot load the model {args.model!r}: {exc}".splitlines()[0]) from exc
+    model = load_model(args.model, device=args.device)
     result = score_tasks(model, tasks, suite=args.suite, text=args.text, batch_size=args.batch_size)
     print_table(result, label=args.model)
     if args.output:

@@ -421,17 +421,12 @@ def print_diagnostics(result: Diagnostics, label: str | None = None) -> None:
 
 def run_diagnostics_cli(args: argparse.Namespace) -> int:
     """``fmicl-text eval diagnostics MODEL``: print the four numbers, optionally write them as JSON."""
-    from sentence_transformers import SentenceTransformer
 
-    from fmicl_text.modeling import resolve_model_path
+    from fmicl_text.modeling import load_model
 
     max_sentences = getattr(args, "max_sentences", None)
     data = load_diagnostics_data(data_dir=args.data_dir, text=args.text, split=args.split, max_sentences=max_sentences)
-    path = resolve_model_path(args.model)
-    try:
-        model = SentenceTransformer(path, device=getattr(args, "device", None))
-    except (OSError, ValueError) as exc:
-        raise FmiclError(f"cannot load the model {args.model!r}: {exc}".splitlines()[0]) from exc
+    model = load_model(args.model, device=getattr(args, "device", None))
     result = diagnose(
         model,
         data,

@@ -304,20 +304,10 @@ def _encoder_class() -> type:
 
 def load_encoder(model_name_or_path: str, *, device: str | None = None) -> Any:
     """The sentence-transformers model wrapped for mteb, named and versioned after this checkpoint."""
-    from sentence_transformers import SentenceTransformer
-
-    from fmicl_text.modeling import resolve_model_path
+    from fmicl_text.modeling import load_model, resolve_model_path
 
     resolved = resolve_model_path(model_name_or_path)
-    try:
-        model = SentenceTransformer(resolved, device=device)
-    except (OSError, ValueError) as exc:
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-        raise FmiclError(
-            f"cannot load the model {model_name_or_path!r}: {exc}".splitlines()[0],
-            fix="pass a saved model folder or a sentence-transformers name"
-            + (" (HF_HUB_OFFLINE=1 is set, so Hub names load only from the local cache)" if offline else ""),
-        ) from exc
+    model = load_model(model_name_or_path, device=device)
     name, revision = model_identity(model_name_or_path, resolved, model)
     return _encoder_class()(model, name, revision)
 

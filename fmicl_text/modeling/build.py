@@ -59,6 +59,21 @@ def resolve_model_path(name_or_path: str) -> str:
     return name_or_path
 
 
+def load_model(name_or_path: str, *, device: str | None = None):
+    """A saved sentence-transformers model (folder or name) for evaluation, with a clear error if it won't load."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(resolve_model_path(name_or_path), device=device)
+    except (OSError, ValueError) as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        raise FmiclError(
+            f"cannot load the model {name_or_path!r}: {exc}".splitlines()[0],
+            fix="pass a saved model folder or a sentence-transformers name"
+            + (" (HF_HUB_OFFLINE=1 is set, so Hub names load only from the local cache)" if offline else ""),
+        ) from exc
+
+
 def build_model(config: ModelConfig, *, device: str | None = None):
     """A SentenceTransformer with SimCSE's pooling (and train-only MLP head when asked)."""
     from sentence_transformers import SentenceTransformer
