@@ -1,10 +1,9 @@
-"""Evaluation: SentEval-style STS (the protocol of SimCSE's tables)."""
+"""Evaluation: SentEval-style STS, MTEB tasks, diagnostics (trainer evaluators live in ``evaluators``)."""
 
 from __future__ import annotations
 
 from fmicl_text.evaluation.sts import (
     SUITES,
-    StsEvaluator,
     StsPairs,
     StsResult,
     evaluate_sts,
@@ -19,7 +18,6 @@ from fmicl_text.evaluation.sts import (
 
 __all__ = [
     "SUITES",
-    "StsEvaluator",
     "StsPairs",
     "StsResult",
     "evaluate_sts",

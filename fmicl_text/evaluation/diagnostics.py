@@ -31,11 +31,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from fmicl_text.data.home import STS_SETS, TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
-from fmicl_text.evaluation.sts import StsPairs, append_csv_row, read_sts_tsv
+from fmicl_text.evaluation.sts import StsPairs, read_sts_tsv
 from fmicl_text.losses.functional import alignment, info_nce, uniformity
 
 #: STS-B pairs with a gold score above this are the positive pairs of the alignment diagnostic.
@@ -308,74 +307,6 @@ def compute_diagnostics(
         temperature=temperature,
         seed=seed,
     )
-
-
-# --------------------------------------------------------------------------- trainer hook
-
-
-class DiagnosticsEvaluator(BaseEvaluator):
-    """The diagnostics as a sentence-transformers evaluator: logged at every evaluation step.
-
-    Returns ``{name}_alignment``, ``{name}_uniformity``, ``{name}_erank`` and ``{name}_i_nce``
-    (``diag_*`` by default; the trainer logs them as ``eval_diag_*``). The data is read once, at
-    construction. Not meant for checkpoint selection: its primary metric is uniformity with
-    ``greater_is_better = False``; combine it with the STS evaluator and keep selecting on STS.
-    """
-
-    def __init__(
-        self,
-        split: str = "dev",
-        text: str = "senteval",
-        data_dir: str | os.PathLike | None = None,
-        batch_size: int = 128,
-        max_sentences: int | None = None,
-        i_nce_batch_size: int = 64,
-        i_nce_batches: int | None = None,
-        temperature: float = 0.05,
-        seed: int = 0,
-        name: str = "diag",
-        write_csv: bool = True,
-    ) -> None:
-        super().__init__()
-        self.data = load_diagnostics_data(data_dir=data_dir, text=text, split=split, max_sentences=max_sentences)
-        self.split, self.text, self.name = split, text, name
-        self.batch_size = batch_size
-        self.i_nce_batch_size, self.i_nce_batches = i_nce_batch_size, i_nce_batches
-        self.temperature, self.seed = temperature, seed
-        self.write_csv = write_csv
-        self.greater_is_better = False
-        self.primary_metric = f"{name}_uniformity" if name else "uniformity"
-        self.csv_file = f"diagnostics_evaluation{'_' + name if name else ''}_results.csv"
-        self.csv_headers = ["epoch", "steps", *METRIC_KEYS, "i_nce_std"]
-        self.last_result: Diagnostics | None = None
-
-    def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
-    ) -> dict[str, float]:
-        result = diagnose(
-            model,
-            self.data,
-            batch_size=self.batch_size,
-            i_nce_batch_size=self.i_nce_batch_size,
-            i_nce_batches=self.i_nce_batches,
-            temperature=self.temperature,
-            seed=self.seed,
-        )
-        self.last_result = result
-        if output_path is not None and self.write_csv:
-            row = [epoch, steps, *(getattr(result, key) for key in self.csv_headers[2:])]
-            append_csv_row(output_path, self.csv_file, self.csv_headers, row)
-        metrics = self.prefix_name_to_metrics(result.metrics(), self.name)
-        if getattr(model, "model_card_data", None) is not None:
-            self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
-
-    @property
-    def description(self) -> str:
-        return "Representation Diagnostics"
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return {"split": f"stsb-{self.split}", "text": self.text, "i_nce_batch_size": self.i_nce_batch_size}
 
 
 # --------------------------------------------------------------------------- CLI

@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from scipy.stats import spearmanr
-from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from fmicl_text.data.home import TEXT_VERSIONS, sts_path
 from fmicl_text.data.tsv import read_tsv
@@ -352,7 +351,7 @@ def print_table(result: StsResult, label: str | None = None) -> None:
     Console().print(table)
 
 
-# --------------------------------------------------------------------------- trainer hook
+# --------------------------------------------------------------------------- evaluator CSVs
 
 
 def append_csv_row(folder: str | os.PathLike, file_name: str, headers: list[str], row: list[Any]) -> None:
@@ -365,66 +364,3 @@ def append_csv_row(folder: str | os.PathLike, file_name: str, headers: list[str]
         if not exists:
             writer.writerow(headers)
         writer.writerow(row)
-
-
-class StsEvaluator(BaseEvaluator):
-    """STS as a sentence-transformers evaluator, e.g. STS-B dev every N steps for checkpoint selection.
-
-    Files are read and validated once, at construction, so a bad path fails before training starts.
-    """
-
-    def __init__(
-        self,
-        suite: str | None = "stsb-dev",
-        text: str = "senteval",
-        data_dir: str | os.PathLike | None = None,
-        batch_size: int = 128,
-        name: str | None = None,
-        files: Mapping[str, str | os.PathLike] | None = None,
-        show_progress_bar: bool = False,
-        write_csv: bool = True,
-    ) -> None:
-        super().__init__()
-        self.suite = suite
-        self.text = text
-        self.batch_size = batch_size
-        self.name = "sts" if name is None else name
-        self.show_progress_bar = show_progress_bar
-        self.write_csv = write_csv
-        self.tasks = load_suite(suite, text=text, data_dir=data_dir, files=files)
-        keys = list(self.tasks)
-        primary = keys[0] if len(keys) == 1 else "avg"
-        self.primary_metric = f"{self.name}_{primary}" if self.name else primary
-        self.csv_file = f"sts_evaluation{'_' + self.name if self.name else ''}_results.csv"
-        self.csv_headers = ["epoch", "steps", *keys, "avg"]
-        self.last_result: StsResult | None = None
-
-    def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
-    ) -> dict[str, float]:
-        result = score_tasks(
-            model,
-            self.tasks,
-            suite=self.suite,
-            text=self.text,
-            batch_size=self.batch_size,
-            show_progress=self.show_progress_bar,
-        )
-        self.last_result = result
-        if output_path is not None and self.write_csv:
-            row = [epoch, steps, *(result.scores[key] for key in self.csv_headers[2:])]
-            append_csv_row(output_path, self.csv_file, self.csv_headers, row)
-        # An undefined score (collapsed embeddings) counts as -100, the floor of Spearman x100, so that
-        # checkpoint selection still works: a NaN (or -inf) would never compare as a new best.
-        scores = {key: -100.0 if math.isnan(value) else value for key, value in result.scores.items()}
-        metrics = self.prefix_name_to_metrics(scores, self.name)
-        if getattr(model, "model_card_data", None) is not None:
-            self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
-        return metrics
-
-    @property
-    def description(self) -> str:
-        return "Semantic Similarity"
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return {"suite": self.suite or CUSTOM_SUITE, "text": self.text}

@@ -74,8 +74,8 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
 
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
-    from fmicl_text.evaluation.diagnostics import DiagnosticsEvaluator
-    from fmicl_text.evaluation.sts import StsEvaluator, load_suite, score_tasks
+    from fmicl_text.evaluation.evaluators import DiagnosticsEvaluator, StsEvaluator
+    from fmicl_text.evaluation.sts import load_suite, score_tasks
     from fmicl_text.losses.base import NonFiniteLossError
     from fmicl_text.modeling import build_model, strip_train_only_modules
     from fmicl_text.reporting.model_card import write_run_section

@@ -14,7 +14,6 @@ import torch
 
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.diagnostics import (
-    DiagnosticsEvaluator,
     add_diagnostics_arguments,
     compute_diagnostics,
     effective_rank,
@@ -22,6 +21,7 @@ from fmicl_text.evaluation.diagnostics import (
     load_diagnostics_data,
     run_diagnostics_cli,
 )
+from fmicl_text.evaluation.evaluators import DiagnosticsEvaluator
 from fmicl_text.losses import functional
 
 HEADER = "sentence1\tsentence2\tscore\tsubset"
@@ -234,7 +234,7 @@ def test_data_problems_are_clear_errors(tmp_path):
 def test_evaluator_keys_csv_and_sequential_primary_metric(model, home, tmp_path):
     from sentence_transformers.base.evaluation import SequentialEvaluator
 
-    from fmicl_text.evaluation.sts import StsEvaluator
+    from fmicl_text.evaluation.evaluators import StsEvaluator
 
     diag = DiagnosticsEvaluator(data_dir=home, i_nce_batch_size=8)
     metrics = diag(model, output_path=str(tmp_path), epoch=0, steps=10)

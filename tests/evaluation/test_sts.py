@@ -15,13 +15,13 @@ import pytest
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation import (
     SUITES,
-    StsEvaluator,
     evaluate_sts,
     format_table,
     print_table,
     read_sts_tsv,
     spearman_x100,
 )
+from fmicl_text.evaluation.evaluators import StsEvaluator
 
 STS_HEADER = "sentence1\tsentence2\tscore\tsubset"
 REF = "the reference sentence ."

@@ -1,0 +1,145 @@
+"""sentence-transformers evaluators for the trainer: STS scores and representation diagnostics.
+
+Kept apart from :mod:`~fmicl_text.evaluation.sts` and :mod:`~fmicl_text.evaluation.diagnostics`
+(the measures themselves), which do not import sentence-transformers, so that the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
+
+from fmicl_text.evaluation.diagnostics import METRIC_KEYS, Diagnostics, diagnose, load_diagnostics_data
+from fmicl_text.evaluation.sts import CUSTOM_SUITE, StsResult, append_csv_row, load_suite, score_tasks
+
+
+class StsEvaluator(BaseEvaluator):
+    """STS as a sentence-transformers evaluator, e.g. STS-B dev every N steps for checkpoint selection.
+
+    Files are read and validated once, at construction, so a bad path fails before training starts.
+    """
+
+    def __init__(
+        self,
+        suite: str | None = "stsb-dev",
+        text: str = "senteval",
+        data_dir: str | os.PathLike | None = None,
+        batch_size: int = 128,
+        name: str | None = None,
+        files: Mapping[str, str | os.PathLike] | None = None,
+        show_progress_bar: bool = False,
+        write_csv: bool = True,
+    ) -> None:
+        super().__init__()
+        self.suite = suite
+        self.text = text
+        self.batch_size = batch_size
+        self.name = "sts" if name is None else name
+        self.show_progress_bar = show_progress_bar
+        self.write_csv = write_csv
+        self.tasks = load_suite(suite, text=text, data_dir=data_dir, files=files)
+        keys = list(self.tasks)
+        primary = keys[0] if len(keys) == 1 else "avg"
+        self.primary_metric = f"{self.name}_{primary}" if self.name else primary
+        self.csv_file = f"sts_evaluation{'_' + self.name if self.name else ''}_results.csv"
+        self.csv_headers = ["epoch", "steps", *keys, "avg"]
+        self.last_result: StsResult | None = None
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        result = score_tasks(
+            model,
+            self.tasks,
+            suite=self.suite,
+            text=self.text,
+            batch_size=self.batch_size,
+            show_progress=self.show_progress_bar,
+        )
+        self.last_result = result
+        if output_path is not None and self.write_csv:
+            row = [epoch, steps, *(result.scores[key] for key in self.csv_headers[2:])]
+            append_csv_row(output_path, self.csv_file, self.csv_headers, row)
+        # An undefined score (collapsed embeddings) counts as -100, the floor of Spearman x100, so that
+        # checkpoint selection still works: a NaN (or -inf) would never compare as a new best.
+        scores = {key: -100.0 if math.isnan(value) else value for key, value in result.scores.items()}
+        metrics = self.prefix_name_to_metrics(scores, self.name)
+        if getattr(model, "model_card_data", None) is not None:
+            self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
+        return metrics
+
+    @property
+    def description(self) -> str:
+        return "Semantic Similarity"
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"suite": self.suite or CUSTOM_SUITE, "text": self.text}
+
+
+class DiagnosticsEvaluator(BaseEvaluator):
+    """The diagnostics as a sentence-transformers evaluator: logged at every evaluation step.
+
+    Returns ``{name}_alignment``, ``{name}_uniformity``, ``{name}_erank`` and ``{name}_i_nce``
+    (``diag_*`` by default; the trainer logs them as ``eval_diag_*``). The data is read once, at
+    construction. Not meant for checkpoint selection: its primary metric is uniformity with
+    ``greater_is_better = False``; combine it with the STS evaluator and keep selecting on STS.
+    """
+
+    def __init__(
+        self,
+        split: str = "dev",
+        text: str = "senteval",
+        data_dir: str | os.PathLike | None = None,
+        batch_size: int = 128,
+        max_sentences: int | None = None,
+        i_nce_batch_size: int = 64,
+        i_nce_batches: int | None = None,
+        temperature: float = 0.05,
+        seed: int = 0,
+        name: str = "diag",
+        write_csv: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data = load_diagnostics_data(data_dir=data_dir, text=text, split=split, max_sentences=max_sentences)
+        self.split, self.text, self.name = split, text, name
+        self.batch_size = batch_size
+        self.i_nce_batch_size, self.i_nce_batches = i_nce_batch_size, i_nce_batches
+        self.temperature, self.seed = temperature, seed
+        self.write_csv = write_csv
+        self.greater_is_better = False
+        self.primary_metric = f"{name}_uniformity" if name else "uniformity"
+        self.csv_file = f"diagnostics_evaluation{'_' + name if name else ''}_results.csv"
+        self.csv_headers = ["epoch", "steps", *METRIC_KEYS, "i_nce_std"]
+        self.last_result: Diagnostics | None = None
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        result = diagnose(
+            model,
+            self.data,
+            batch_size=self.batch_size,
+            i_nce_batch_size=self.i_nce_batch_size,
+            i_nce_batches=self.i_nce_batches,
+            temperature=self.temperature,
+            seed=self.seed,
+        )
+        self.last_result = result
+        if output_path is not None and self.write_csv:
+            row = [epoch, steps, *(getattr(result, key) for key in self.csv_headers[2:])]
+            append_csv_row(output_path, self.csv_file, self.csv_headers, row)
+        metrics = self.prefix_name_to_metrics(result.metrics(), self.name)
+        if getattr(model, "model_card_data", None) is not None:
+            self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
+        return metrics
+
+    @property
+    def description(self) -> str:
+        return "Representation Diagnostics"
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"split": f"stsb-{self.split}", "text": self.text, "i_nce_batch_size": self.i_nce_batch_size}
