@@ -10,22 +10,12 @@ import math
 
 import pytest
 import torch
+from test_divergences import each_entry  # the one list of divergence-table entries
 
 from fmicl_text.losses.functional import alignment, alignment_uniformity, fmicl, info_nce, uniformity
 
 LOG2 = math.log(2.0)
-ENTRIES = [
-    ("kl", 2.0),
-    ("js", 2.0),
-    ("pearson", 2.0),
-    ("squared_hellinger", 2.0),
-    ("tsallis", 1.5),
-    ("tsallis", 2.0),
-    ("tsallis", 3.0),
-    ("vlc", 2.0),
-]
-IDS = [n if n != "tsallis" else f"tsallis-{a}" for n, a in ENTRIES]
-each_entry = pytest.mark.parametrize(("name", "a"), ENTRIES, ids=IDS)
+
 each_critic = pytest.mark.parametrize("similarity", ["gaussian", "cosine"])
 
 
