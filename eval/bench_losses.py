@@ -7,8 +7,12 @@ training shape (median of repeats, same process), divided by the median training
 measured in the same run. Results append to a JSONL file (a rerun skips finished settings) and
 the markdown table is rebuilt from it.
 
-    python eval/bench_losses.py --steps 200            # all settings (~4 min each on 2 CPU cores)
+    python eval/bench_losses.py --steps 200            # all settings (~5 min each on 2 CPU cores)
     python eval/bench_losses.py --only infonce fmicl-js-gaussian
+    python eval/bench_losses.py --sigma-sweep          # + the f-Gaussian critic's sigma on STS-B dev
+
+A result is keyed by its loss, parameters and steps, so changing a setting's parameters reruns it
+and a sweep point equal to a table row is run once.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ HERE = Path(__file__).resolve().parent
 RECIPE = HERE.parent / "recipes" / "quickstart-minilm.yaml"
 
 
+SIGMA = 0.5  # the f-Gaussian critic's sigma in the main table
+SIGMA_SWEEP = (0.5, 1.0, 2.0, 4.0)  # t = 1 / (2 sigma^2) = 2, 0.5, 0.125, 0.03125
+SWEEP_DIVERGENCES = ("kl",)
+
+
 def settings() -> dict[str, tuple[str, dict]]:
     """Setting name -> (registry name, loss parameters): every loss, divergence, critic and prior."""
     out: dict[str, tuple[str, dict]] = {"infonce": ("infonce", {})}
@@ -41,7 +50,7 @@ def settings() -> dict[str, tuple[str, dict]]:
         for similarity in SIMILARITIES:
             params = {"divergence": divergence, "similarity": similarity}
             if similarity == "gaussian":
-                params["sigma"] = 0.5  # t = 1 / (2 sigma^2) = 2, Wang & Isola's uniformity scale
+                params["sigma"] = SIGMA
             out[f"fmicl-{divergence}-{similarity}"] = ("fmicl", params)
     out["au"] = ("au", {})
     for prior in PRIORS:
@@ -49,6 +58,22 @@ def settings() -> dict[str, tuple[str, dict]]:
     out["dhel"] = ("dhel", {})
     out["kcl"] = ("kcl", {})
     return out
+
+
+def sigma_settings(sigmas: tuple[float, ...] = SIGMA_SWEEP) -> dict[str, tuple[str, dict]]:
+    """The f-Gaussian critic's sigma (spec 2b: chosen on STS-B dev) for a few divergences."""
+    return {
+        f"fmicl-{divergence}-gaussian-sigma{sigma:g}": (
+            "fmicl",
+            {"divergence": divergence, "similarity": "gaussian", "sigma": sigma},
+        )
+        for divergence in SWEEP_DIVERGENCES
+        for sigma in sigmas
+    }
+
+
+def result_key(loss_name: str, params: dict, steps: int) -> str:
+    return json.dumps([loss_name, params, steps], sort_keys=True)
 
 
 class StepTimer(TrainerCallback):
@@ -111,6 +136,7 @@ def run_one(name: str, loss_name: str, params: dict, steps: int, data_dir: str |
         "setting": name,
         "loss": loss_name,
         "params": params,
+        "max_steps": steps,
         "steps": len(timer.durations),
         "batch_size": batch,
         "stsb_dev": dev,
@@ -124,17 +150,8 @@ def run_one(name: str, loss_name: str, params: dict, steps: int, data_dir: str |
     }
 
 
-def write_table(rows: list[dict], base_dev: float | None, path: Path) -> None:
+def table_lines(rows: list[dict], base_dev: float | None) -> list[str]:
     lines = [
-        "# Loss family on all-MiniLM-L6-v2 + local Wikipedia",
-        "",
-        f"Made by `python eval/bench_losses.py` ({rows[0]['steps'] if rows else '?'} steps, batch "
-        f"{rows[0]['batch_size'] if rows else '?'}, lr 3e-5, max length 32, seed 42; CPU, "
-        f"{rows[0]['torch_threads'] if rows else '?'} threads). STS-B dev: Spearman x100 on the SentEval text "
-        f"after training (the base model scores {base_dev:.2f}); alignment and uniformity on STS-B dev at "
-        "the last step. Loss share: the loss's forward + backward on two 64 x 384 matrices over the "
-        "median training step, both measured in the same run.",
-        "",
         "| setting | parameters | STS-B dev | vs base | alignment | uniformity | step (s) | loss (ms) | loss share |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -150,6 +167,41 @@ def write_table(rows: list[dict], base_dev: float | None, path: Path) -> None:
             f"| {r['setting']} | {params} | {dev} | {delta} | {au} | {r['step_seconds']:.2f} | "
             f"{1000 * r['loss_seconds']:.2f} | {100 * r['loss_share']:.2f}% |"
         )
+    return lines
+
+
+def write_table(rows: list[dict], missing: list[str], sweep: list[dict], base_dev: float | None, path: Path) -> None:
+    first = rows[0] if rows else sweep[0] if sweep else {}
+    lines = [
+        "# Loss family on all-MiniLM-L6-v2 + local Wikipedia",
+        "",
+        f"Made by `python eval/bench_losses.py` ({first.get('max_steps', first.get('steps', '?'))} steps, "
+        f"batch {first.get('batch_size', '?')}, lr 3e-5, max length 32, seed 42; CPU, "
+        f"{first.get('torch_threads', '?')} threads). STS-B dev: Spearman x100 on the SentEval text after "
+        f"training (the base model scores {base_dev:.2f}); alignment and uniformity on STS-B dev at the "
+        "last step. Loss share: the loss's forward + backward on two 64 x 384 matrices over the median "
+        "training step, both measured in the same run (a ratio; absolute times vary with the machine's load).",
+        "",
+    ]
+    if missing:
+        lines += [f"**Not run yet:** {', '.join(missing)}.", ""]
+    lines += table_lines(rows, base_dev)
+    lines += [
+        "",
+        "Under the f-Gaussian critic, Tsallis (alpha 2) and Pearson give the same loss: their generators "
+        "differ by u - 1, which shifts the critic f'(G) and the Fenchel-Young term G f'(G) - f(G) by the "
+        "same constant 1, so with the negative weight alpha = 1 the two losses differ by a constant.",
+    ]
+    if sweep:
+        lines += [
+            "",
+            "## The f-Gaussian critic's sigma",
+            "",
+            "`--sigma-sweep`: the same runs with sigma (G = exp(-d / (2 sigma^2)), d the squared distance "
+            "of unit vectors) varied for " + ", ".join(SWEEP_DIVERGENCES) + ".",
+            "",
+        ]
+        lines += table_lines(sweep, base_dev)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -170,31 +222,58 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--results", default=str(HERE / "results" / "losses.jsonl"))
     parser.add_argument("--table", default=str(HERE / "losses.md"))
+    parser.add_argument(
+        "--sigma-sweep",
+        nargs="*",
+        type=float,
+        default=None,
+        help=f"also run the f-Gaussian sigma sweep (default values: {' '.join(map(str, SIGMA_SWEEP))})",
+    )
     args = parser.parse_args()
 
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
+    done: dict[str, dict] = {}
     if results.exists():
         for line in results.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            if row.get("setting") == "_base" or row.get("steps") == args.steps:
-                done[row["setting"]] = row
+            if row.get("setting") == "_base":
+                done["_base"] = row
+            else:
+                done[result_key(row["loss"], row["params"], row.get("max_steps", row["steps"]))] = row
     if "_base" not in done:
         done["_base"] = {"setting": "_base", "stsb_dev": base_dev_score(args.data_dir)}
         with results.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(done["_base"]) + "\n")
-    todo = settings()
+    table = settings()
+    sweep = sigma_settings(tuple(args.sigma_sweep) or SIGMA_SWEEP) if args.sigma_sweep is not None else {}
+    todo = {**table, **sweep}
     for name, (loss_name, params) in todo.items():
-        if (args.only and name not in args.only) or name in done:
+        key = result_key(loss_name, params, args.steps)
+        if (args.only and name not in args.only) or key in done:
             continue
         row = run_one(name, loss_name, params, args.steps, args.data_dir)
         print(json.dumps(row), flush=True)
-        done[name] = row
+        done[key] = row
         with results.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
-    rows = [done[name] for name in todo if name in done]
-    write_table(rows, done["_base"]["stsb_dev"], Path(args.table))
+
+    def rows_of(group: dict[str, tuple[str, dict]]) -> list[dict]:
+        out = []
+        for name, (loss_name, params) in group.items():
+            row = done.get(result_key(loss_name, params, args.steps))
+            if row is not None:
+                out.append({**row, "setting": name})
+        return out
+
+    swept = {
+        row["params"]["sigma"]
+        for key, row in done.items()
+        if key != "_base" and row["params"].get("divergence") in SWEEP_DIVERGENCES and "sigma" in row["params"]
+    }
+    shown = sigma_settings(tuple(sorted(swept | set(SIGMA_SWEEP))))
+    missing = [name for name, (loss, params) in table.items() if result_key(loss, params, args.steps) not in done]
+    write_table(rows_of(table), missing, rows_of(shown), done["_base"]["stsb_dev"], Path(args.table))
 
 
 if __name__ == "__main__":
