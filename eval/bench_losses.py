@@ -9,7 +9,7 @@ the markdown table is rebuilt from it.
 
     python eval/bench_losses.py --steps 200            # all settings (~5 min each on 2 CPU cores)
     python eval/bench_losses.py --only infonce fmicl-js-gaussian
-    python eval/bench_losses.py --sigma-sweep          # + the f-Gaussian critic's sigma on STS-B dev
+    python eval/bench_losses.py --sweep sigma gcl-lam  # + parameter sweeps, each a section of its own
 
 A result is keyed by its loss, parameters and steps, so changing a setting's parameters reruns it
 and a sweep point equal to a table row is run once.
@@ -23,6 +23,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -39,8 +40,45 @@ RECIPE = HERE.parent / "recipes" / "quickstart-minilm.yaml"
 
 
 SIGMA = 0.5  # the f-Gaussian critic's sigma in the main table
-SIGMA_SWEEP = (0.5, 1.0, 2.0, 4.0)  # t = 1 / (2 sigma^2) = 2, 0.5, 0.125, 0.03125
-SWEEP_DIVERGENCES = ("kl",)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One loss parameter varied with the others fixed: a section of its own below the table."""
+
+    title: str
+    why: str
+    loss: str
+    fixed: dict
+    param: str
+    values: tuple[float, ...]
+
+    def settings(self) -> dict[str, tuple[str, dict]]:
+        prefix = "-".join([self.loss, *map(str, self.fixed.values())])
+        return {f"{prefix}-{self.param}{v:g}": (self.loss, {**self.fixed, self.param: v}) for v in self.values}
+
+
+SWEEPS = {
+    "sigma": Sweep(
+        "The f-Gaussian critic's sigma",
+        "Spec 2b: sigma is chosen on STS-B dev. G = exp(-d / (2 sigma^2)) with d the squared distance of "
+        "unit vectors; t = 1 / (2 sigma^2) = 2, 0.5, 0.125, 0.03125.",
+        "fmicl",
+        {"divergence": "kl", "similarity": "gaussian"},
+        "sigma",
+        (0.5, 1.0, 2.0, 4.0),
+    ),
+    "gcl-lam": Sweep(
+        "The logsumexp prior's weight",
+        "The alignment term pulls a positive pair together with weight 1 (it is 1 - cos), the prior term pushes "
+        "it apart with lam / temperature times its softmax weight; lam = temperature makes the loss "
+        "1 + temperature * InfoNCE.",
+        "gcl",
+        {"prior": "logsumexp"},
+        "lam",
+        (0.01, 0.1, 1.0),
+    ),
+}
 
 
 def settings() -> dict[str, tuple[str, dict]]:
@@ -60,20 +98,10 @@ def settings() -> dict[str, tuple[str, dict]]:
     return out
 
 
-def sigma_settings(sigmas: tuple[float, ...] = SIGMA_SWEEP) -> dict[str, tuple[str, dict]]:
-    """The f-Gaussian critic's sigma (spec 2b: chosen on STS-B dev) for a few divergences."""
-    return {
-        f"fmicl-{divergence}-gaussian-sigma{sigma:g}": (
-            "fmicl",
-            {"divergence": divergence, "similarity": "gaussian", "sigma": sigma},
-        )
-        for divergence in SWEEP_DIVERGENCES
-        for sigma in sigmas
-    }
-
-
 def result_key(loss_name: str, params: dict, steps: int) -> str:
-    return json.dumps([loss_name, params, steps], sort_keys=True)
+    """The loss's full configuration (defaults spelled out) and the steps: equal runs, equal keys."""
+    config = build(loss_name, torch.nn.Identity(), **params).get_config_dict()
+    return json.dumps([loss_name, config, steps], sort_keys=True, default=str)
 
 
 class StepTimer(TrainerCallback):
@@ -170,8 +198,10 @@ def table_lines(rows: list[dict], base_dev: float | None) -> list[str]:
     return lines
 
 
-def write_table(rows: list[dict], missing: list[str], sweep: list[dict], base_dev: float | None, path: Path) -> None:
-    first = rows[0] if rows else sweep[0] if sweep else {}
+def write_table(
+    rows: list[dict], missing: list[str], sweeps: dict[str, list[dict]], base_dev: float | None, path: Path
+) -> None:
+    first = rows[0] if rows else {}
     lines = [
         "# Loss family on all-MiniLM-L6-v2 + local Wikipedia",
         "",
@@ -192,16 +222,11 @@ def write_table(rows: list[dict], missing: list[str], sweep: list[dict], base_de
         "differ by u - 1, which shifts the critic f'(G) and the Fenchel-Young term G f'(G) - f(G) by the "
         "same constant 1, so with the negative weight alpha = 1 the two losses differ by a constant.",
     ]
-    if sweep:
-        lines += [
-            "",
-            "## The f-Gaussian critic's sigma",
-            "",
-            "`--sigma-sweep`: the same runs with sigma (G = exp(-d / (2 sigma^2)), d the squared distance "
-            "of unit vectors) varied for " + ", ".join(SWEEP_DIVERGENCES) + ".",
-            "",
-        ]
-        lines += table_lines(sweep, base_dev)
+    for name, sweep_rows in sweeps.items():
+        if sweep_rows:
+            sweep = SWEEPS[name]
+            lines += ["", f"## {sweep.title}", "", f"`--sweep {name}`. {sweep.why}", ""]
+            lines += table_lines(sweep_rows, base_dev)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -222,13 +247,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--results", default=str(HERE / "results" / "losses.jsonl"))
     parser.add_argument("--table", default=str(HERE / "losses.md"))
-    parser.add_argument(
-        "--sigma-sweep",
-        nargs="*",
-        type=float,
-        default=None,
-        help=f"also run the f-Gaussian sigma sweep (default values: {' '.join(map(str, SIGMA_SWEEP))})",
-    )
+    parser.add_argument("--sweep", nargs="*", default=[], choices=sorted(SWEEPS), help="also run these sweeps")
     args = parser.parse_args()
 
     results = Path(args.results)
@@ -246,8 +265,9 @@ def main() -> None:
         with results.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(done["_base"]) + "\n")
     table = settings()
-    sweep = sigma_settings(tuple(args.sigma_sweep) or SIGMA_SWEEP) if args.sigma_sweep is not None else {}
-    todo = {**table, **sweep}
+    todo = dict(table)
+    for name in args.sweep:
+        todo.update(SWEEPS[name].settings())
     for name, (loss_name, params) in todo.items():
         key = result_key(loss_name, params, args.steps)
         if (args.only and name not in args.only) or key in done:
@@ -263,17 +283,17 @@ def main() -> None:
         for name, (loss_name, params) in group.items():
             row = done.get(result_key(loss_name, params, args.steps))
             if row is not None:
-                out.append({**row, "setting": name})
+                out.append({**row, "setting": name, "params": params})
         return out
 
-    swept = {
-        row["params"]["sigma"]
-        for key, row in done.items()
-        if key != "_base" and row["params"].get("divergence") in SWEEP_DIVERGENCES and "sigma" in row["params"]
-    }
-    shown = sigma_settings(tuple(sorted(swept | set(SIGMA_SWEEP))))
     missing = [name for name, (loss, params) in table.items() if result_key(loss, params, args.steps) not in done]
-    write_table(rows_of(table), missing, rows_of(shown), done["_base"]["stsb_dev"], Path(args.table))
+    write_table(
+        rows_of(table),
+        missing,
+        {name: rows_of(sweep.settings()) for name, sweep in SWEEPS.items()},
+        done["_base"]["stsb_dev"],
+        Path(args.table),
+    )
 
 
 if __name__ == "__main__":
