@@ -76,7 +76,17 @@ SWEEPS = {
         "gcl",
         {"prior": "logsumexp"},
         "lam",
-        (0.01, 0.1, 1.0),
+        (0.1, 1.0),
+    ),
+    "gcl-sw-lam": Sweep(
+        "The sliced-Wasserstein prior's weight",
+        "On unit vectors in d = 384 dimensions a projection has spread 1 / sqrt(d), so the sliced-Wasserstein "
+        "term is of order 1 / d while the alignment is of order 1. The reference code (Chen et al.) averages "
+        "the alignment over the d coordinates as well: lam = d gives its balance.",
+        "gcl",
+        {"prior": "hypersphere"},
+        "lam",
+        (1.0, 384.0),
     ),
 }
 
