@@ -31,7 +31,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check fmicl_text tests
+	$(BIN)/ruff check fmicl_text tests eval
+	$(BIN)/ruff format --check fmicl_text tests eval
 
 clean:
 	rm -rf $(VENV) runs

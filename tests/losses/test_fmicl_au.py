@@ -171,10 +171,11 @@ def test_fmicl_float32_matches_brute_force(name, a, similarity):
 
 
 def test_fmicl_defaults_are_the_spec_choices():
+    """f-Gaussian critic, sigma 2 (chosen on STS-B dev), alpha 1, cross-view negatives."""
     u, v = rand_pair(5, 4, seed=3)
     default = fmicl(u, v, "kl")
-    explicit = fmicl(u, v, "kl", "gaussian", sigma=1.0, alpha=1.0, negatives="cross")
-    pos, neg = brute_fmicl(u, v, "kl", 2.0, "gaussian", 1.0, 1.0, 0.05, "cross")
+    explicit = fmicl(u, v, "kl", "gaussian", sigma=2.0, alpha=1.0, negatives="cross")
+    pos, neg = brute_fmicl(u, v, "kl", 2.0, "gaussian", 2.0, 1.0, 0.05, "cross")
     for key in ("positive", "negative"):
         assert default[key].item() == explicit[key].item()
     assert default["positive"].item() == pytest.approx(pos, rel=1e-12)
