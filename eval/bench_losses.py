@@ -44,18 +44,21 @@ SIGMA = 2.0  # the f-Gaussian critic's sigma in the main table: chosen by the sw
 
 @dataclass(frozen=True)
 class Sweep:
-    """One loss parameter varied with the others fixed: a section of its own below the table."""
+    """One loss parameter varied, the others fixed (one or more fixed sets): a section below the table."""
 
     title: str
     why: str
     loss: str
-    fixed: dict
+    fixed: tuple[dict, ...]
     param: str
     values: tuple[float, ...]
 
     def settings(self) -> dict[str, tuple[str, dict]]:
-        prefix = "-".join([self.loss, *map(str, self.fixed.values())])
-        return {f"{prefix}-{self.param}{v:g}": (self.loss, {**self.fixed, self.param: v}) for v in self.values}
+        out = {}
+        for fixed in self.fixed:
+            prefix = "-".join([self.loss, *map(str, fixed.values())])
+            out.update({f"{prefix}-{self.param}{v:g}": (self.loss, {**fixed, self.param: v}) for v in self.values})
+        return out
 
 
 SWEEPS = {
@@ -64,7 +67,7 @@ SWEEPS = {
         "Spec 2b: sigma is chosen on STS-B dev. G = exp(-d / (2 sigma^2)) with d the squared distance of "
         "unit vectors; t = 1 / (2 sigma^2) = 2, 0.5, 0.125, 0.03125.",
         "fmicl",
-        {"divergence": "kl", "similarity": "gaussian"},
+        ({"divergence": "kl", "similarity": "gaussian"},),
         "sigma",
         (0.5, 1.0, 2.0, 4.0),
     ),
@@ -74,7 +77,7 @@ SWEEPS = {
         "it apart with lam / temperature times its softmax weight; lam = temperature makes the loss "
         "1 + temperature * InfoNCE.",
         "gcl",
-        {"prior": "logsumexp"},
+        ({"prior": "logsumexp"},),
         "lam",
         (0.1, 1.0),
     ),
@@ -82,9 +85,9 @@ SWEEPS = {
         "The sliced-Wasserstein prior's weight",
         "On unit vectors in d = 384 dimensions a projection has spread 1 / sqrt(d), so the sliced-Wasserstein "
         "term is of order 1 / d while the alignment is of order 1. The reference code (Chen et al.) averages "
-        "the alignment over the d coordinates as well: lam = d gives its balance.",
+        "the alignment over the d coordinates as well: lam = d gives its balance, for every prior.",
         "gcl",
-        {"prior": "hypersphere"},
+        ({"prior": "hypersphere"}, {"prior": "normal"}, {"prior": "hypercube"}),
         "lam",
         (1.0, 384.0),
     ),
