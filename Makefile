@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test lint eval-base clean
+.PHONY: setup quickstart test lint eval-base bench-losses clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ quickstart: setup
 # The base model's SentEval-7 scores, for comparison with the quickstart's.
 eval-base: setup
 	$(BIN)/fmicl-text eval sts sentence-transformers/all-MiniLM-L6-v2 --output eval/results/all-MiniLM-L6-v2.senteval7.json
+
+# Every loss 200 steps on MiniLM + the parameter sweeps -> eval/losses.md (~5 min a setting; resumes).
+bench-losses: setup
+	$(BIN)/python eval/bench_losses.py --steps 200 --sweep sigma gcl-lam gcl-sw-lam
 
 test: setup
 	$(BIN)/python -m pytest -q

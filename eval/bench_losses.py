@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 RECIPE = HERE.parent / "recipes" / "quickstart-minilm.yaml"
 
 
+DIM = 384  # all-MiniLM-L6-v2's embedding size
 SIGMA = 2.0  # the f-Gaussian critic's sigma in the main table: chosen by the sweep below
 
 
@@ -83,13 +84,13 @@ SWEEPS = {
     ),
     "gcl-sw-lam": Sweep(
         "The sliced-Wasserstein prior's weight",
-        "On unit vectors in d = 384 dimensions a projection has spread 1 / sqrt(d), so the sliced-Wasserstein "
+        f"On unit vectors in d = {DIM} dimensions a projection has spread 1 / sqrt(d), so the sliced-Wasserstein "
         "term is of order 1 / d while the alignment is of order 1. The reference code (Chen et al.) averages "
         "the alignment over the d coordinates as well: lam = d gives its balance, for every prior.",
         "gcl",
         ({"prior": "hypersphere"}, {"prior": "normal"}, {"prior": "hypercube"}),
         "lam",
-        (1.0, 384.0),
+        (1.0, float(DIM)),
     ),
 }
 
@@ -104,8 +105,8 @@ def settings() -> dict[str, tuple[str, dict]]:
                 params["sigma"] = SIGMA
             out[f"fmicl-{divergence}-{similarity}"] = ("fmicl", params)
     out["au"] = ("au", {})
-    for prior in PRIORS:
-        out[f"gcl-{prior}"] = ("gcl", {"prior": prior})
+    for prior in PRIORS:  # lam from the sweeps below: the spec's lam = 1 fails every prior here
+        out[f"gcl-{prior}"] = ("gcl", {"prior": prior, "lam": 0.1 if prior == "logsumexp" else float(DIM)})
     out["dhel"] = ("dhel", {})
     out["kcl"] = ("kcl", {})
     return out
@@ -171,7 +172,7 @@ def run_one(name: str, loss_name: str, params: dict, steps: int, data_dir: str |
     step = statistics.median(timer.durations) if timer.durations else float("nan")
     batch = recipe.training.batch_size
     loss = build(loss_name, torch.nn.Identity(), **params)
-    seconds = loss_seconds(loss, batch, 384)
+    seconds = loss_seconds(loss, batch, DIM)
     shutil.rmtree(work, ignore_errors=True)
     return {
         "setting": name,
@@ -222,7 +223,8 @@ def write_table(
         f"batch {first.get('batch_size', '?')}, lr 3e-5, max length 32, seed 42; CPU, "
         f"{first.get('torch_threads', '?')} threads). STS-B dev: Spearman x100 on the SentEval text after "
         f"training (the base model scores {base_dev:.2f}); alignment and uniformity on STS-B dev at the "
-        "last step. Loss share: the loss's forward + backward on two 64 x 384 matrices over the median "
+        f"last step. Loss share: the loss's forward + backward on two {first.get('batch_size', '?')} x {DIM} "
+        "matrices over the median "
         "training step, both measured in the same run (a ratio; absolute times vary with the machine's load).",
         "",
     ]
@@ -234,6 +236,9 @@ def write_table(
         "Under the f-Gaussian critic, Tsallis (alpha 2) and Pearson give the same loss: their generators "
         "differ by u - 1, which shifts the critic f'(G) and the Fenchel-Young term G f'(G) - f(G) by the "
         "same constant 1, so with the negative weight alpha = 1 the two losses differ by a constant.",
+        "",
+        "The f-Gaussian sigma and the generalised loss's lam come from the sweeps below; every other "
+        "parameter is the library default.",
     ]
     for name, sweep_rows in sweeps.items():
         if sweep_rows:
