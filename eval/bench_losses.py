@@ -9,9 +9,9 @@ the markdown table is rebuilt from it.
 
     python eval/bench_losses.py --steps 200            # all settings (~5 min each on 2 CPU cores)
     python eval/bench_losses.py --only infonce fmicl-js-gaussian
-    python eval/bench_losses.py --sweep sigma gcl-lam  # + parameter sweeps, each a section of its own
+    python eval/bench_losses.py --sweep sigma gcl-lam gcl-sw-lam  # + the parameter sweeps, a section each
 
-A result is keyed by its loss, parameters and steps, so changing a setting's parameters reruns it
+A result is keyed by the loss's full configuration as run and the steps, so changing a setting's parameters reruns it
 and a sweep point equal to a table row is run once.
 """
 
@@ -112,9 +112,13 @@ def settings() -> dict[str, tuple[str, dict]]:
     return out
 
 
-def result_key(loss_name: str, params: dict, steps: int) -> str:
-    """The loss's full configuration (defaults spelled out) and the steps: equal runs, equal keys."""
-    config = build(loss_name, torch.nn.Identity(), **params).get_config_dict()
+def loss_config(loss_name: str, params: dict) -> dict:
+    """The loss's full configuration, defaults spelled out."""
+    return build(loss_name, torch.nn.Identity(), **params).get_config_dict()
+
+
+def result_key(loss_name: str, config: dict, steps: int) -> str:
+    """Equal configurations and steps, equal keys."""
     return json.dumps([loss_name, config, steps], sort_keys=True, default=str)
 
 
@@ -178,6 +182,7 @@ def run_one(name: str, loss_name: str, params: dict, steps: int, data_dir: str |
         "setting": name,
         "loss": loss_name,
         "params": params,
+        "config": loss_config(loss_name, params),  # as run: later default changes do not re-key it
         "max_steps": steps,
         "steps": len(timer.durations),
         "batch_size": batch,
@@ -277,7 +282,8 @@ def main() -> None:
             if row.get("setting") == "_base":
                 done["_base"] = row
             else:
-                done[result_key(row["loss"], row["params"], row.get("max_steps", row["steps"]))] = row
+                config = row.get("config") or loss_config(row["loss"], row["params"])
+                done[result_key(row["loss"], config, row.get("max_steps", row["steps"]))] = row
     if "_base" not in done:
         done["_base"] = {"setting": "_base", "stsb_dev": base_dev_score(args.data_dir)}
         with results.open("a", encoding="utf-8") as fh:
@@ -287,7 +293,7 @@ def main() -> None:
     for name in args.sweep:
         todo.update(SWEEPS[name].settings())
     for name, (loss_name, params) in todo.items():
-        key = result_key(loss_name, params, args.steps)
+        key = result_key(loss_name, loss_config(loss_name, params), args.steps)
         if (args.only and name not in args.only) or key in done:
             continue
         row = run_one(name, loss_name, params, args.steps, args.data_dir)
@@ -299,12 +305,14 @@ def main() -> None:
     def rows_of(group: dict[str, tuple[str, dict]]) -> list[dict]:
         out = []
         for name, (loss_name, params) in group.items():
-            row = done.get(result_key(loss_name, params, args.steps))
+            row = done.get(result_key(loss_name, loss_config(loss_name, params), args.steps))
             if row is not None:
                 out.append({**row, "setting": name, "params": params})
         return out
 
-    missing = [name for name, (loss, params) in table.items() if result_key(loss, params, args.steps) not in done]
+    missing = [
+        name for name, (loss, p) in table.items() if result_key(loss, loss_config(loss, p), args.steps) not in done
+    ]
     write_table(
         rows_of(table),
         missing,
