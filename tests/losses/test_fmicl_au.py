@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from test_divergences import each_entry  # the one list of divergence-table entries
+from test_divergences import each_entry, ref_f_prime  # the one list of entries; f' from the table
 
 from fmicl_text.losses.functional import alignment, alignment_uniformity, fmicl, info_nce, uniformity
 
@@ -31,32 +31,8 @@ def rand_pair(n: int, d: int, seed: int, dtype=torch.float64):
 # --------------------------------------------------------------------------- brute-force reference
 
 
-def _f(name, a, u):
-    if name == "kl":
-        return u * math.log(u) if u > 0 else 0.0
-    if name == "js":
-        return (u * math.log(u) if u > 0 else 0.0) - (1 + u) * math.log((1 + u) / 2)
-    if name == "pearson":
-        return (u - 1) ** 2
-    if name == "squared_hellinger":
-        return (math.sqrt(u) - 1) ** 2
-    if name == "tsallis":
-        return (u**a - u) / (a - 1)
-    return (u - 1) ** 2 / (u + 1)  # vlc
-
-
 def _f_prime(name, a, u):
-    if name == "kl":
-        return 1 + math.log(u)
-    if name == "js":
-        return math.log(2 * u / (1 + u))
-    if name == "pearson":
-        return 2 * (u - 1)
-    if name == "squared_hellinger":
-        return 1 - u ** (-0.5)
-    if name == "tsallis":
-        return (a * u ** (a - 1) - 1) / (a - 1)
-    return 1 - 4 / (u + 1) ** 2  # vlc
+    return float(ref_f_prime(name, a, torch.tensor(u, dtype=torch.float64)))
 
 
 def _conj(name, a, t):
