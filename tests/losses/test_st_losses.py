@@ -79,3 +79,19 @@ def test_triplets_only_for_infonce(tiny_model):
 def test_bad_parameters_fail_at_construction(name, params, message, tiny_model):
     with pytest.raises(FmiclError, match=message):
         build(name, tiny_model, **params)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_loss_defaults_equal_the_function_defaults(name):
+    """A default changed in one place only would make the CLI and the pure function disagree."""
+    import inspect
+
+    loss_defaults = {
+        key: p.default for key, p in inspect.signature(LOSSES[name]).parameters.items() if p.default is not p.empty
+    }
+    function_defaults = {
+        key: p.default for key, p in inspect.signature(FUNCTIONS[name]).parameters.items() if p.default is not p.empty
+    }
+    shared = loss_defaults.keys() & function_defaults.keys()
+    assert len(shared) >= 1
+    assert {k: loss_defaults[k] for k in shared} == {k: function_defaults[k] for k in shared}
