@@ -59,6 +59,13 @@ def resolve_model_path(name_or_path: str) -> str:
     return name_or_path
 
 
+def _load_error(what: str, name: str, exc: Exception, fix: str) -> FmiclError:
+    """One message for a model that won't load, saying when offline mode is why a Hub name fails."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        fix += " (HF_HUB_OFFLINE=1 is set, so Hub names load only from the local cache)"
+    return FmiclError(f"cannot load the {what} {name!r}: {exc}".splitlines()[0], fix=fix)
+
+
 def load_model(name_or_path: str, *, device: str | None = None):
     """A saved sentence-transformers model (folder or name) for evaluation, with a clear error if it won't load."""
     from sentence_transformers import SentenceTransformer
@@ -66,11 +73,8 @@ def load_model(name_or_path: str, *, device: str | None = None):
     try:
         return SentenceTransformer(resolve_model_path(name_or_path), device=device)
     except (OSError, ValueError) as exc:
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-        raise FmiclError(
-            f"cannot load the model {name_or_path!r}: {exc}".splitlines()[0],
-            fix="pass a saved model folder or a sentence-transformers name"
-            + (" (HF_HUB_OFFLINE=1 is set, so Hub names load only from the local cache)" if offline else ""),
+        raise _load_error(
+            "model", name_or_path, exc, "pass a saved model folder or a sentence-transformers name"
         ) from exc
 
 
@@ -101,11 +105,8 @@ def build_model(config: ModelConfig, *, device: str | None = None):
             config_kwargs={**config_kwargs, **remote},
         )
     except (OSError, ValueError) as exc:
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-        raise FmiclError(
-            f"cannot load the encoder {config.name_or_path!r}: {exc}".splitlines()[0],
-            fix="pass a local folder with config.json, tokenizer and weights"
-            + (" (HF_HUB_OFFLINE=1 is set, so Hub names load only from the local cache)" if offline else ""),
+        raise _load_error(
+            "encoder", config.name_or_path, exc, "pass a local folder with config.json, tokenizer and weights"
         ) from exc
 
     dim = transformer.get_embedding_dimension()
