@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test lint eval-base bench-losses clean
+.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,15 @@ eval-base: setup
 # Every loss 200 steps on MiniLM + the parameter sweeps -> eval/losses.md (~5 min a setting; resumes).
 bench-losses: setup
 	$(BIN)/python eval/bench_losses.py --steps 200 --sweep sigma gcl-lam gcl-sw-lam
+
+# Every view family at its paper default beside dropout only, 200 steps each -> eval/views.md (~5 min a setting; resumes).
+bench-views: setup
+	$(BIN)/python eval/bench_views.py --steps 200
+
+# InfoMin sweep: word deletion on both views at five rates, 200 steps each -> eval/views-sweep/ (resumes).
+sweep-views: setup
+	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view word_deletion --rates 0,0.1,0.2,0.3,0.5 \
+		--side both --max-steps 200 --eval-steps 200 --output-dir eval/views-sweep
 
 test: setup
 	$(BIN)/python -m pytest -q

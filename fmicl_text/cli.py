@@ -33,6 +33,7 @@ TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
     "--data-dir": ("data.data_dir", str, "data home folder (default: $FMICL_DATA_DIR, else a cache folder)"),
     "--max-train-samples": ("data.max_samples", int, "use only the first N training rows"),
     "--pooling": ("model.pooling", str, "cls, cls_before_pooler, mean (avg) or avg_first_last"),
+    "--dropout": ("model.dropout", float, "encoder dropout, the source of the dropout views (0: none)"),
     "--temperature": ("loss.temperature", float, "loss temperature"),
     "--divergence": ("loss.divergence", str, "f-MICL divergence: kl, js, pearson, squared_hellinger, tsallis, vlc"),
     "--similarity": ("loss.similarity", str, "f-MICL critic: gaussian or cosine"),
@@ -52,9 +53,37 @@ TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
 }
 
 
+VIEWS_HELP = (
+    "the two views, replacing the recipe's: LIST (both views) or a=LIST; b=LIST; shared_bits=K, "
+    "LIST = none or NAME(KEY=VALUE,...)+..., e.g. 'b=word_repetition(rate=0.32)' [views.*]"
+)
+
+
 def _parse_value(text: str) -> Any:
     """``--set`` values are YAML scalars: 0.1 -> float, true -> bool, null -> None."""
     return yaml.safe_load(text)
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The recipe and the flags that override it (``train`` and ``views sweep``)."""
+    parser.add_argument("recipe", nargs="?", help="YAML recipe (flags override it)")
+    for flag, (key, kind, help_text) in TRAIN_FLAGS.items():
+        parser.add_argument(flag, type=kind, dest=key, default=None, help=f"{help_text} [{key}]")
+    parser.add_argument("--views", default=None, metavar="SPEC", help=VIEWS_HELP)
+    parser.add_argument("--no-dev", action="store_true", help="no dev evaluation or checkpoint selection")
+    parser.add_argument("--no-final-eval", action="store_true", help="skip the final test suite")
+    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    parser.add_argument(
+        "--gather-across-devices", action="store_true", help="negatives from every process (DDP), with gradient"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any recipe key, e.g. --set loss.symmetric=true (repeatable)",
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,22 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train an encoder from a recipe", description="Train an encoder.")
-    train.add_argument("recipe", nargs="?", help="YAML recipe (flags override it)")
-    for flag, (key, kind, help_text) in TRAIN_FLAGS.items():
-        train.add_argument(flag, type=kind, dest=key, default=None, help=f"{help_text} [{key}]")
-    train.add_argument("--no-dev", action="store_true", help="no dev evaluation or checkpoint selection")
-    train.add_argument("--no-final-eval", action="store_true", help="skip the final test suite")
-    train.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
-    train.add_argument(
-        "--gather-across-devices", action="store_true", help="negatives from every process (DDP), with gradient"
-    )
-    train.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any recipe key, e.g. --set loss.symmetric=true (repeatable)",
-    )
+    add_recipe_arguments(train)
 
     evaluate = sub.add_parser("eval", help="evaluate a model")
     eval_sub = evaluate.add_subparsers(dest="eval_command", required=True)
@@ -100,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
         eval_sub.add_parser("diagnostics", help="alignment, uniformity, effective rank and I_NCE on STS-B")
     )
     add_report_arguments(sub.add_parser("report", help="tables and plots from run folders or result files"))
+
+    from fmicl_text.evaluation.views_mi import add_views_mi_arguments
+    from fmicl_text.training.sweep import add_views_sweep_arguments
+    from fmicl_text.views.show import add_views_show_arguments
+
+    views = sub.add_parser("views", help="see, measure and sweep the two views")
+    views_sub = views.add_subparsers(dest="views_command", required=True)
+    add_views_show_arguments(views_sub.add_parser("show", help="what each view makes of a sentence"))
+    add_views_mi_arguments(views_sub.add_parser("mi", help="I_NCE between the two views of a model"))
+    add_recipe_arguments(
+        add_views_sweep_arguments(views_sub.add_parser("sweep", help="short trainings over a view's strengths"))
+    )
     return parser
 
 
@@ -117,6 +143,11 @@ def recipe_from_args(args: argparse.Namespace):
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
+    if args.views is not None:
+        from fmicl_text.views.spec import parse_views
+
+        views = parse_views(args.views)
+        overrides.update({"views.a": views.a, "views.b": views.b, "views.shared_bits": views.shared_bits})
     if args.no_dev:
         overrides["eval.dev"] = None
     if args.no_final_eval:
@@ -161,6 +192,44 @@ def run_eval_sts(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_views_sweep(args: argparse.Namespace) -> int:
+    from fmicl_text.training.sweep import PLOT_FILE, TABLE_FILE, parse_rates, sweep
+
+    if getattr(args, "training.output_dir") is None:
+        raise FmiclError("views sweep needs --output-dir", fix="name the sweep's folder; a point goes to DIR/points/")
+    if not args.mi_temperature > 0:
+        raise FmiclError(f"--mi-temperature must be > 0, got {args.mi_temperature}")
+    recipe = recipe_from_args(args)
+    out = Path(recipe.training.output_dir)
+    sweep(
+        recipe,
+        view=args.view,
+        values=parse_rates(args.rates),
+        output_dir=out,
+        param=args.param,
+        side=args.side,
+        mi_temperature=args.mi_temperature,
+        mi_batches=args.mi_batches,
+    )
+    print((out / TABLE_FILE).read_text(encoding="utf-8"))
+    print(f"wrote {out / TABLE_FILE} and {out / PLOT_FILE}")
+    return 0
+
+
+def run_views_show(args: argparse.Namespace) -> int:
+    from fmicl_text.modeling import load_tokenizer
+    from fmicl_text.views.show import show_lines
+    from fmicl_text.views.spec import parse_views
+
+    config = parse_views(args.views)  # a bad spec fails before anything loads
+    tokenizer, hidden_size = load_tokenizer(args.model)
+    for line in show_lines(
+        tokenizer, config, args.sentence, seed=args.seed, hidden_size=hidden_size, max_length=args.max_seq_length
+    ):
+        print(line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -181,6 +250,14 @@ def main(argv: list[str] | None = None) -> int:
             from fmicl_text.evaluation.diagnostics import run_diagnostics_cli
 
             return run_diagnostics_cli(args)
+        if args.command == "views":
+            if args.views_command == "show":
+                return run_views_show(args)
+            if args.views_command == "mi":
+                from fmicl_text.evaluation.views_mi import run_views_mi_cli
+
+                return run_views_mi_cli(args)
+            return run_views_sweep(args)
         if args.command == "report":
             from fmicl_text.reporting.report import run_report_cli
 

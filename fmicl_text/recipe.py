@@ -1,6 +1,6 @@
 """Experiment recipes: YAML files that say everything a training run needs.
 
-A recipe has the sections ``model``, ``data``, ``loss``, ``training`` and ``eval``. Every key has
+A recipe has the sections ``model``, ``data``, ``views``, ``loss``, ``training`` and ``eval``. Every key has
 a default (SimCSE's unsupervised BERT setting), so a recipe only states what differs. Unknown keys
 are errors with a did-you-mean suggestion, so a typo never silently trains the default.
 """
@@ -18,6 +18,7 @@ import yaml
 
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.modeling.build import ModelConfig
+from fmicl_text.views.spec import ViewsConfig
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Recipe:
     description: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -93,14 +95,20 @@ class Recipe:
         out = dataclasses.asdict(self)
         loss = out.pop("loss")
         out["loss"] = {"name": loss["name"], **loss["params"]}
-        order = ["name", "description", "model", "data", "loss", "training", "eval"]
+        order = ["name", "description", "model", "data", "views", "loss", "training", "eval"]
         return {key: out[key] for key in order}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
 
 
-SECTIONS = {"model": ModelConfig, "data": DataConfig, "training": TrainingConfig, "eval": EvalConfig}
+SECTIONS = {
+    "model": ModelConfig,
+    "data": DataConfig,
+    "views": ViewsConfig,
+    "training": TrainingConfig,
+    "eval": EvalConfig,
+}
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -124,6 +132,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return value
         if typing.get_origin(option) is dict and isinstance(value, dict):
             return value
+        if typing.get_origin(option) is list and isinstance(value, list):
+            return value
     names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
     raise FmiclError(f"{where} must be {names}, got {value!r}")
 
@@ -141,7 +151,7 @@ def _build_section(cls: type, values: dict[str, Any], section: str) -> Any:
 
 def recipe_from_dict(raw: dict[str, Any]) -> Recipe:
     if not isinstance(raw, dict):
-        raise FmiclError("a recipe must be a YAML mapping with sections model, data, loss, training, eval")
+        raise FmiclError("a recipe must be a YAML mapping with sections model, data, views, loss, training, eval")
     top = ["name", "description", "loss", *SECTIONS]
     for key in raw:
         if key not in top:

@@ -36,6 +36,7 @@ from fmicl_text.data.home import STS_SETS, TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.evaluation.sts import StsPairs, read_sts_tsv
 from fmicl_text.losses.functional import alignment, info_nce, uniformity
+from fmicl_text.views.spec import ViewsConfig
 
 #: STS-B pairs with a gold score above this are the positive pairs of the alignment diagnostic.
 POSITIVE_THRESHOLD = 4.0
@@ -83,8 +84,12 @@ def i_nce(
     temperature: float = 0.05,
     n_batches: int | None = None,
     seed: int = 0,
+    views: ViewsConfig | None = None,
 ) -> tuple[float, float]:
-    """``I_NCE = log N - InfoNCE`` between two dropout views of held-out batches; returns (mean, std).
+    """``I_NCE = log N - InfoNCE`` between two views of held-out batches; returns (mean, std).
+
+    The views are ``views`` (a training run's own; None or empty: dropout only), made by the same
+    collator as in training, from the sentence twice, with the model's dropout on top.
 
     The sentences are shuffled (seeded) and cut into batches of N = ``batch_size`` (all of them when
     there are fewer; an incomplete last batch is dropped, so that every batch has the same ``log N``);
@@ -111,6 +116,9 @@ def i_nce(
     if n_batches is not None:
         batches = batches[:n_batches]
 
+    from fmicl_text.views.collator import ViewsDataCollator  # sentence-transformers: imported on use
+
+    collator = ViewsDataCollator(model, views, seed=seed)
     device = torch.device(model.device)
     was_training = model.training
     values: list[float] = []
@@ -120,9 +128,10 @@ def i_nce(
         try:
             with torch.no_grad():
                 for batch in batches:
-                    features = _to_device(model.preprocess([sentences[i] for i in batch]), device)
-                    u = model(dict(features))["sentence_embedding"]  # modules add keys: one copy per pass
-                    v = model(dict(features))["sentence_embedding"]
+                    texts = [sentences[i] for i in batch]
+                    pair = collator([{"anchor": text, "positive": text} for text in texts])
+                    u = model(_to_device(collator.view_features(pair, "anchor"), device))["sentence_embedding"]
+                    v = model(_to_device(collator.view_features(pair, "positive"), device))["sentence_embedding"]
                     parts = info_nce(u, v, temperature=temperature)
                     values.append(math.log(n) - float(parts["positive"] + parts["negative"]))
         finally:
@@ -241,6 +250,7 @@ def diagnose(
     i_nce_batches: int | None = None,
     temperature: float = 0.05,
     seed: int = 0,
+    views: ViewsConfig | None = None,
 ) -> Diagnostics:
     """The four diagnostics of ``model`` on already loaded data (the model's mode is restored)."""
     start = time.perf_counter()
@@ -256,7 +266,13 @@ def diagnose(
         erank = effective_rank(torch.nn.functional.normalize(z, dim=-1))
         n = min(i_nce_batch_size, len(data.sentences))
         shared, shared_std = i_nce(
-            model, data.sentences, batch_size=n, temperature=temperature, n_batches=i_nce_batches, seed=seed
+            model,
+            data.sentences,
+            batch_size=n,
+            temperature=temperature,
+            n_batches=i_nce_batches,
+            seed=seed,
+            views=views,
         )
     finally:
         model.train(was_training)

@@ -15,6 +15,7 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from fmicl_text.evaluation.diagnostics import METRIC_KEYS, Diagnostics, diagnose, load_diagnostics_data
 from fmicl_text.evaluation.sts import CUSTOM_SUITE, StsResult, append_csv_row, load_suite, score_tasks
+from fmicl_text.views.spec import ViewsConfig
 
 
 class StsEvaluator(BaseEvaluator):
@@ -102,6 +103,7 @@ class DiagnosticsEvaluator(BaseEvaluator):
         seed: int = 0,
         name: str = "diag",
         write_csv: bool = True,
+        views: ViewsConfig | None = None,
     ) -> None:
         super().__init__()
         self.data = load_diagnostics_data(data_dir=data_dir, text=text, split=split, max_sentences=max_sentences)
@@ -109,6 +111,7 @@ class DiagnosticsEvaluator(BaseEvaluator):
         self.batch_size = batch_size
         self.i_nce_batch_size, self.i_nce_batches = i_nce_batch_size, i_nce_batches
         self.temperature, self.seed = temperature, seed
+        self.views = views  # I_NCE between the run's own views
         self.write_csv = write_csv
         self.greater_is_better = False
         self.primary_metric = f"{name}_uniformity" if name else "uniformity"
@@ -127,6 +130,7 @@ class DiagnosticsEvaluator(BaseEvaluator):
             i_nce_batches=self.i_nce_batches,
             temperature=self.temperature,
             seed=self.seed,
+            views=self.views,
         )
         self.last_result = result
         if output_path is not None and self.write_csv:

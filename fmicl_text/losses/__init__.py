@@ -7,7 +7,7 @@ from fmicl_text.losses.fmicl import FMICLLoss
 from fmicl_text.losses.generalized import GeneralizedContrastiveLoss
 from fmicl_text.losses.infonce import InfoNCELoss
 from fmicl_text.losses.kcl import KCLLoss
-from fmicl_text.losses.registry import LOSSES, build, loss_class, loss_parameters
+from fmicl_text.losses.registry import LOSSES, build, hard_negative_losses, loss_class, loss_parameters
 
 __all__ = [
     "LOSSES",
@@ -19,6 +19,7 @@ __all__ = [
     "InfoNCELoss",
     "KCLLoss",
     "build",
+    "hard_negative_losses",
     "loss_class",
     "loss_parameters",
 ]

@@ -56,7 +56,13 @@ class ContrastiveLoss(nn.Module):
         if len(embeddings) < 2:
             raise ValueError(f"{name} needs (anchor, positive) columns, got {len(embeddings)} column(s)")
         if len(embeddings) > 2 and not self.accepts_negatives:
-            raise ValueError(f"{name} uses in-batch negatives only; give (anchor, positive) pairs, not triplets")
+            from fmicl_text.losses.registry import hard_negative_losses  # here: the registry imports this module
+
+            takers = ", ".join(hard_negative_losses())
+            raise ValueError(
+                f"{name} uses in-batch negatives only, so it cannot take a hard-negative column; give (anchor, "
+                f"positive) pairs, not triplets, or use a loss that takes hard negatives: {takers}"
+            )
         if len(embeddings) > 3:
             raise ValueError(f"{name} takes at most one hard-negative column, got {len(embeddings) - 2}")
         if self.gather_across_devices:

@@ -12,8 +12,12 @@ class FMICLLoss(ContrastiveLoss):
     """f-mutual-information contrastive learning (Lu et al., TMLR 2023).
 
     Minimises ``-(1/N) sum_i s(u_i, v_i) + alpha * mean_{i != j} f*(s(u_i, v_j))``, the negative of
-    the variational lower bound of the f-mutual information between the two views. Parts:
-    ``positive``, ``negative``.
+    the variational lower bound of the f-mutual information between the two views.
+
+    Inputs: (anchor, positive) pairs, or (anchor, positive, negative) triplets (supervised mode):
+    every (anchor, hard negative) pair (u_i, w_j), all i and j, joins the negative pairs of the f*
+    term, the one term that scores non-positive pairs (treated as draws from the product of
+    marginals, like the in-batch pairs). Parts: ``positive``, ``negative``.
 
     Args:
         model: the SentenceTransformer being trained.
@@ -31,6 +35,7 @@ class FMICLLoss(ContrastiveLoss):
     """
 
     config_keys = ("divergence", "similarity", "sigma", "alpha", "temperature", "negatives", "tsallis_alpha")
+    accepts_negatives = True
 
     def __init__(
         self,
@@ -55,7 +60,9 @@ class FMICLLoss(ContrastiveLoss):
         self._validate()
 
     def objective(self, u: Tensor, v: Tensor, negatives: Tensor | None = None) -> dict[str, Tensor]:
-        return fmicl(u, v, **{key: getattr(self, key) for key in self.config_keys})
+        # ``negatives`` here is the third column (a tensor); ``self.negatives`` is the pair set (a str).
+        params = {key: getattr(self, key) for key in self.config_keys}
+        return fmicl(u, v, hard_negatives=negatives, **params)
 
     citation = """
 @article{lu2023fmicl,

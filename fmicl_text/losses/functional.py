@@ -129,6 +129,7 @@ def fmicl(
     temperature: float = 0.05,
     negatives: str = "cross",
     tsallis_alpha: float = 2.0,
+    hard_negatives: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """f-MICL (Lu et al., TMLR 2023): the negative of the variational f-mutual-information bound.
 
@@ -137,6 +138,11 @@ def fmicl(
     Fenchel-Young form G f'(G) - f(G) from the log-kernel -d / (2 sigma^2)) or ``cosine``
     (s = activation(cos / temperature), f-GAN activation). Negative pairs: ``cross`` (u_i, v_j),
     ``within`` (u_i, u_j) and (v_i, v_j), ``both`` all of these; always i != j.
+
+    ``hard_negatives`` (M x d, usually N rows, row i the hard negative of anchor i, as in supervised
+    SimCSE) add the M * N pairs (u_i, w_j), all i and j, to the negative pairs above: the f* term
+    is then the mean over the union. Every (anchor, hard negative) pair is a negative, the anchor's
+    own included, since a hard negative is by construction not a positive of any anchor.
     """
     from fmicl_text.losses.divergences import get_divergence
 
@@ -148,6 +154,8 @@ def fmicl(
         raise ValueError(f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)}")
     if negatives not in NEGATIVE_PAIRS:
         raise ValueError(f"unknown negatives {negatives!r}; valid: {', '.join(NEGATIVE_PAIRS)}")
+    if hard_negatives is not None and (hard_negatives.ndim != 2 or hard_negatives.shape[1] != u.shape[1]):
+        raise ValueError(f"hard_negatives must be M x {u.shape[1]}, got {tuple(hard_negatives.shape)}")
     div = get_divergence(divergence, tsallis_alpha)
     u, v = _unit(u), _unit(v)
 
@@ -171,6 +179,8 @@ def fmicl(
         pools.append(_offdiag(cross))
     if negatives in ("within", "both"):
         pools += [_offdiag(score(u, u)), _offdiag(score(v, v))]
+    if hard_negatives is not None:
+        pools.append(score(u, _unit(hard_negatives).to(u.dtype)).flatten())
     negative = alpha * negative_term(torch.cat(pools)).mean()
     return {"positive": positive, "negative": negative}
 

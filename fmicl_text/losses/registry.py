@@ -26,6 +26,11 @@ LOSSES: dict[str, type[nn.Module]] = {
 }
 
 
+def hard_negative_losses() -> list[str]:
+    """The losses that take a third (hard-negative) column."""
+    return [name for name, cls in LOSSES.items() if getattr(cls, "accepts_negatives", False)]
+
+
 def loss_class(name: str) -> type[nn.Module]:
     if name not in LOSSES:
         raise FmiclError(f"unknown loss {name!r}", fix=did_you_mean(name, LOSSES))

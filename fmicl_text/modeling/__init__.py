@@ -5,8 +5,17 @@ from fmicl_text.modeling.build import (
     ModelConfig,
     build_model,
     load_model,
+    load_tokenizer,
     resolve_model_path,
     strip_train_only_modules,
 )
 
-__all__ = ["POOLINGS", "ModelConfig", "build_model", "load_model", "resolve_model_path", "strip_train_only_modules"]
+__all__ = [
+    "POOLINGS",
+    "ModelConfig",
+    "build_model",
+    "load_model",
+    "load_tokenizer",
+    "resolve_model_path",
+    "strip_train_only_modules",
+]

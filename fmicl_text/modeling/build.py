@@ -78,6 +78,21 @@ def load_model(name_or_path: str, *, device: str | None = None):
         ) from exc
 
 
+def load_tokenizer(name_or_path: str):
+    """The encoder's tokenizer and hidden size, without its weights (for looking at views)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    path = resolve_model_path(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        hidden_size = getattr(AutoConfig.from_pretrained(path), "hidden_size", None)
+    except (OSError, ValueError) as exc:
+        raise _load_error(
+            "tokenizer of", name_or_path, exc, "pass a local folder with config.json and tokenizer files"
+        ) from exc
+    return tokenizer, hidden_size
+
+
 def build_model(config: ModelConfig, *, device: str | None = None):
     """A SentenceTransformer with SimCSE's pooling (and train-only MLP head when asked)."""
     from sentence_transformers import SentenceTransformer

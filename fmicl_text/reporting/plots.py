@@ -105,3 +105,29 @@ def plot_alignment_uniformity(
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, path)
+
+
+def plot_infomin(
+    points: Sequence[tuple[float, float, float]],
+    path: str | Path,
+    *,
+    title: str = "InfoMin: STS-B dev against I_NCE between the views",
+    strength_label: str = "rate",
+) -> Path:
+    """STS-B dev (y) against I_NCE (x), a point per view strength, joined in order of strength.
+
+    ``points`` are (strength, i_nce, stsb_dev); InfoMin's reverse-U shows as a peak between the
+    weak views (high I_NCE) and the strong ones (low I_NCE).
+    """
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    ordered = sorted(points)
+    xs, ys = [p[1] for p in ordered], [p[2] for p in ordered]
+    ax.plot(xs, ys, marker="o", color="tab:blue")
+    for strength, x, y in ordered:
+        ax.annotate(f"{strength_label} {strength:g}", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xlabel("I_NCE between the two views (nats)")
+    ax.set_ylabel("STS-B dev Spearman x100")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

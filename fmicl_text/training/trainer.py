@@ -70,7 +70,6 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     import transformers
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.evaluation import SequentialEvaluator
-    from sentence_transformers.sentence_transformer.data_collator import SentenceTransformerDataCollator
 
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
@@ -80,6 +79,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     from fmicl_text.modeling import build_model, strip_train_only_modules
     from fmicl_text.reporting.model_card import write_run_section
     from fmicl_text.training.callbacks import EvaluateAtEnd
+    from fmicl_text.views.collator import ViewsDataCollator
 
     start = time.time()
     tc, ec = recipe.training, recipe.eval
@@ -104,7 +104,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         raise FmiclError(
             f"loss {recipe.loss.name!r} uses in-batch negatives only, but the training data has hard negatives",
             where=report.summary(),
-            fix="use --loss infonce for (anchor, positive, hard negative) triplets, or give pairs",
+            fix=f"give pairs, or use a loss that takes hard negatives: {', '.join(losses.hard_negative_losses())}",
         )
     if len(dataset) < tc.batch_size:
         raise FmiclError(f"the training data has {len(dataset)} rows, fewer than one batch of {tc.batch_size}")
@@ -117,7 +117,11 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     evaluator = dev
     if dev is not None and ec.diagnostics:
         diagnostics = DiagnosticsEvaluator(
-            text=ec.text, data_dir=recipe.data.data_dir, batch_size=ec.batch_size, i_nce_batches=ec.i_nce_batches
+            text=ec.text,
+            data_dir=recipe.data.data_dir,
+            batch_size=ec.batch_size,
+            i_nce_batches=ec.i_nce_batches,
+            views=recipe.views,
         )
         # Checkpoints are still chosen on the STS score (metric_for_best_model below names it).
         evaluator = SequentialEvaluator([dev, diagnostics], main_score_function=lambda scores: scores[0])
@@ -163,8 +167,9 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         disable_tqdm=False,
         **flags,
     )
-    # Truncate training inputs only: evaluation encodes full sentences, as SimCSE does.
-    collator = SentenceTransformerDataCollator(preprocess_fn=model.preprocess, max_length=recipe.data.max_seq_length)
+    # Truncate training inputs only: evaluation encodes full sentences, as SimCSE does. The views act
+    # after truncation (a repeated word may lengthen a view past max_seq_length, as in ESimCSE).
+    collator = ViewsDataCollator(model, recipe.views, seed=tc.seed, max_length=recipe.data.max_seq_length)
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -210,6 +215,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         "recipe": recipe.name,
         "base_model": recipe.model.name_or_path,
         "loss": {"name": recipe.loss.name, **loss_params},
+        "views": recipe.views.describe(),
         "data": report.summary(),
         "steps": state.global_step,
         "dev": {"suite": ec.dev, "best": best_dev, "best_step": best_step},

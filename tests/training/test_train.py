@@ -157,3 +157,51 @@ def test_torchrun_two_processes_gather_and_write_once(tiny_bert, tiny_data_home,
     assert results["world_size"] == 2 and results["steps"] == 2
     assert results["loss"]["gather_across_devices"] is True
     assert proc.stdout.count("saved to") == 1
+
+
+def test_supervised_triplets_with_views_train(tiny_bert, tiny_data_home, tmp_path):
+    """Triplets + token and embedding views + shared bits through the trainer: the loss falls, weights move."""
+    import random
+
+    from conftest import SENTENCES
+    from safetensors.torch import load_file
+
+    rng = random.Random(0)
+    triplets = tmp_path / "nli.tsv"
+    rows = [f"{s}\t{s.lower()}\t{rng.choice(SENTENCES)}" for s in SENTENCES * 4]
+    triplets.write_text("sent0\tsent1\thard_neg\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    recipe = _recipe(
+        tiny_bert,
+        tiny_data_home,
+        out,
+        **{
+            "model.pooling": "mean",
+            "data.train": str(triplets),
+            "loss.name": "fmicl",
+            "loss.similarity": "cosine",
+            "views.a": [{"name": "token_cutoff", "rate": 0.2}],
+            "views.b": [{"name": "word_deletion", "rate": 0.2}, {"name": "feature_cutoff"}],
+            "views.shared_bits": 1,
+            "training.max_steps": 8,
+            "training.batch_size": 8,
+            "eval.final_suite": None,
+            "eval.eval_steps": 8,
+        },
+    )
+    torch.manual_seed(0)
+    from fmicl_text.modeling import ModelConfig, build_model
+
+    before = {k: v.clone() for k, v in build_model(ModelConfig(tiny_bert, pooling="mean")).state_dict().items()}
+    result = train(recipe)
+    assert result.steps == 8
+    after = load_file(str(out / "model.safetensors"))
+    assert set(after) == {key.removeprefix("0.model.") for key in before}
+    moved = [key for key, value in after.items() if not torch.equal(value, before["0.model." + key])]
+    assert len(moved) > len(after) // 2, "training did not change the weights"
+    log = json.loads((out / "training_log.json").read_text())
+    losses = [row["loss"] for row in log if "loss" in row]
+    assert losses[-1] < losses[0]
+    saved = (out / "fmicl_recipe.yaml").read_text()
+    assert "word_deletion" in saved and "shared_bits: 1" in saved
+    assert json.loads((out / "eval_results.json").read_text())["views"].startswith("a=token_cutoff(rate=0.2)")

@@ -1,0 +1,183 @@
+"""``fmicl-text views sweep``: short trainings over a list of strengths for one view family.
+
+Each point trains the same recipe with only the view changed, is scored on STS-B dev (the best
+checkpoint's, as in training; test sets are never used here) and by I_NCE between its views on
+held-out STS-B dev batches with the trained encoder, and is appended to ``points.jsonl``; the
+markdown table and the InfoMin plot (STS-B dev against I_NCE) are rebuilt after every point.
+A rerun skips the finished points, so a stopped sweep resumes where it was. Points run one after
+another in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from fmicl_text.errors import FmiclError, did_you_mean
+
+POINTS_FILE = "points.jsonl"
+TABLE_FILE = "sweep.md"
+PLOT_FILE = "infomin.png"
+SIDES = {"both": ("a", "b"), "a": ("a",), "b": ("b",)}
+
+
+def add_views_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The sweep's own flags; the recipe and every ``train`` flag (``--output-dir``: the sweep's folder) come
+    from the CLI."""
+    parser.add_argument("--view", required=True, help="the view family, e.g. word_deletion")
+    parser.add_argument("--rates", required=True, help="comma-separated strengths, e.g. 0,0.1,0.2,0.3,0.5")
+    parser.add_argument("--param", default="rate", help="the parameter swept (rate)")
+    parser.add_argument("--side", default="both", choices=list(SIDES), help="which views get it (both)")
+    parser.add_argument("--mi-temperature", type=float, default=0.05, help="InfoNCE temperature of I_NCE (0.05)")
+    parser.add_argument("--mi-batches", type=int, default=16, help="held-out batches of 64 for I_NCE (16)")
+    return parser
+
+
+def parse_rates(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise FmiclError(f"--rates must be numbers separated by commas, got {text!r}") from None
+    if not values:
+        raise FmiclError("--rates is empty", fix="e.g. --rates 0,0.1,0.2")
+    return sorted(set(values))
+
+
+def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Path):
+    """The recipe of one point: the swept view on the chosen side(s), dev only, its own folder."""
+    from fmicl_text.recipe import apply_overrides
+    from fmicl_text.views.spec import FAMILIES
+
+    if view not in FAMILIES:
+        raise FmiclError(f"unknown view {view!r}", fix=did_you_mean(view, FAMILIES))
+    if param not in FAMILIES[view]:
+        raise FmiclError(f"view {view!r} has no parameter {param!r}", fix=did_you_mean(param, FAMILIES[view]))
+    entry = [{"name": view, param: value}]
+    overrides: dict[str, Any] = {f"views.{s}": entry for s in SIDES[side]}
+    overrides.update(
+        {
+            "training.output_dir": str(out / "points" / f"{view}-{param}{value:g}-{side}"),
+            "training.overwrite": True,  # an unfinished point of this sweep restarts in its own folder
+            "eval.final_suite": None,
+        }
+    )
+    return apply_overrides(recipe, overrides)
+
+
+def point_key(recipe) -> str:
+    """Everything that makes a point what it is, but where it was written."""
+    raw = recipe.to_dict()
+    raw["training"] = {k: v for k, v in raw["training"].items() if k not in ("output_dir", "overwrite")}
+    return json.dumps(raw, sort_keys=True)
+
+
+def read_points(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise FmiclError(
+                "a line of the sweep's results is not JSON",
+                where=f"{path}, line {number}",
+                fix="delete that line (its point is rerun)",
+            ) from None
+    return rows
+
+
+def table_lines(rows: list[dict[str, Any]], title: str) -> list[str]:
+    lines = [
+        f"# {title}",
+        "",
+        "| strength | STS-B dev | I_NCE | I_NCE std | steps | seconds |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in sorted(rows, key=lambda r: r["value"]):
+        lines.append(
+            f"| {row['value']:g} | {row['stsb_dev']:.2f} | {row['i_nce']:.4f} | {row['i_nce_std']:.4f} "
+            f"| {row['steps']} | {row['seconds']:.0f} |"
+        )
+    if rows:
+        first = rows[0]
+        lines += [
+            "",
+            f"I_NCE = log N - InfoNCE between the two views on held-out STS-B dev batches of {first['i_nce_n']} "
+            f"(at most {math.log(first['i_nce_n']):.3f}), temperature {first['i_nce_temperature']:g}, "
+            "measured with each point's trained encoder. STS-B dev: the best checkpoint's Spearman x100.",
+        ]
+    return lines
+
+
+def run_point(recipe, *, mi_temperature: float, mi_batches: int) -> dict[str, Any]:
+    from fmicl_text.evaluation.diagnostics import i_nce
+    from fmicl_text.evaluation.views_mi import mi_sentences
+    from fmicl_text.modeling import load_model
+    from fmicl_text.training.trainer import train
+
+    start = time.time()
+    result = train(recipe)
+    if result.best_dev is None:
+        raise FmiclError("a sweep point needs a dev score", fix="keep eval.dev (stsb-dev) in the recipe")
+    model = load_model(str(result.output_dir))
+    sentences = mi_sentences("stsb-dev", data_dir=recipe.data.data_dir)
+    n = min(64, len(sentences))
+    mean, std = i_nce(
+        model, sentences, batch_size=n, temperature=mi_temperature, n_batches=mi_batches, views=recipe.views
+    )
+    return {
+        "stsb_dev": result.best_dev,
+        "best_step": result.best_step,
+        "steps": result.steps,
+        "i_nce": mean,
+        "i_nce_std": std,
+        "i_nce_n": n,
+        "i_nce_temperature": mi_temperature,
+        "seconds": time.time() - start,
+    }
+
+
+def sweep(
+    recipe,
+    *,
+    view: str,
+    values: list[float],
+    output_dir: str | Path,
+    param: str = "rate",
+    side: str = "both",
+    mi_temperature: float = 0.05,
+    mi_batches: int = 16,
+) -> list[dict[str, Any]]:
+    """Run the missing points of a sweep, then write the table and the plot; returns every point's row."""
+    from fmicl_text.reporting.plots import plot_infomin
+
+    out = Path(output_dir)
+    if side not in SIDES:
+        raise FmiclError(f"unknown side {side!r}", fix=did_you_mean(side, SIDES))
+    recipes = [point_recipe(recipe, view, param, value, side, out) for value in values]  # all checked first
+    points_path = out / POINTS_FILE
+    done = {row["key"]: row for row in read_points(points_path)}
+    title = f"View sweep: {view} {param} on {'both views' if side == 'both' else 'view ' + side}"
+    rows = []
+    for value, point in zip(values, recipes, strict=True):
+        key = point_key(point)
+        if key not in done:
+            print(f"sweep point {view} {param}={value:g} ({side})", flush=True)
+            row = {"key": key, "view": view, "param": param, "value": value, "side": side}
+            row.update(run_point(point, mi_temperature=mi_temperature, mi_batches=mi_batches))
+            out.mkdir(parents=True, exist_ok=True)
+            with points_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+            done[key] = row
+        rows.append(done[key])
+        finished = [r for r in rows]
+        (out / TABLE_FILE).write_text("\n".join(table_lines(finished, title)) + "\n", encoding="utf-8")
+        plot_infomin([(r["value"], r["i_nce"], r["stsb_dev"]) for r in finished], out / PLOT_FILE, strength_label=param)
+    return rows

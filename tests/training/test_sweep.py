@@ -1,0 +1,63 @@
+"""``views sweep`` on a tiny model: a point per strength, a table and the InfoMin plot; a rerun resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fmicl_text.errors import FmiclError
+from fmicl_text.recipe import Recipe, apply_overrides
+from fmicl_text.training import sweep as sweep_module
+from fmicl_text.training.sweep import POINTS_FILE, sweep
+
+
+def _recipe(model, home):
+    return apply_overrides(
+        Recipe(name="sweep-test"),
+        {
+            "model.name_or_path": model,
+            "model.pooling": "mean",
+            "data.train": "wiki",
+            "data.data_dir": str(home),
+            "data.max_seq_length": 16,
+            "training.max_steps": 2,
+            "training.batch_size": 4,
+            "training.learning_rate": 1e-3,
+            "eval.eval_steps": 2,
+            "eval.batch_size": 8,
+            "eval.i_nce_batches": 1,
+        },
+    )
+
+
+def test_sweep_writes_points_table_plot_and_resumes(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    out = tmp_path / "sweep"
+    rows = sweep(
+        _recipe(tiny_bert, tiny_data_home), view="word_deletion", values=[0.0, 0.5], output_dir=out, mi_batches=1
+    )
+    assert [r["value"] for r in rows] == [0.0, 0.5]
+    for row in rows:
+        assert -100 <= row["stsb_dev"] <= 100 and row["steps"] == 2 and row["i_nce"] <= row["i_nce_n"]
+    assert rows[0]["i_nce"] != rows[1]["i_nce"]
+    lines = (out / POINTS_FILE).read_text().splitlines()
+    assert [json.loads(line)["value"] for line in lines] == [0.0, 0.5]
+    table = (out / "sweep.md").read_text()
+    assert "| 0.5 |" in table and "I_NCE" in table
+    assert (out / "infomin.png").read_bytes()[:4] == b"\x89PNG"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished point was run again")
+
+    monkeypatch.setattr(sweep_module, "run_point", no_training)
+    again = sweep(
+        _recipe(tiny_bert, tiny_data_home), view="word_deletion", values=[0.0, 0.5], output_dir=out, mi_batches=1
+    )
+    assert [r["stsb_dev"] for r in again] == [r["stsb_dev"] for r in rows]
+
+
+def test_sweep_checks_the_view_before_training(tiny_bert, tiny_data_home, tmp_path):
+    with pytest.raises(FmiclError, match="did you mean 'word_deletion'"):
+        sweep(_recipe(tiny_bert, tiny_data_home), view="word_delet", values=[0.1], output_dir=tmp_path)
+    with pytest.raises(FmiclError, match="has no parameter"):
+        sweep(_recipe(tiny_bert, tiny_data_home), view="span_mask", param="span", values=[1], output_dir=tmp_path)
