@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views clean
+.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views sweep-shared-bits clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ bench-views: setup
 sweep-views: setup
 	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view word_deletion --rates 0,0.1,0.2,0.3,0.5 \
 		--side both --max-steps 200 --eval-steps 200 --output-dir eval/views-sweep
+
+# Feature suppression: k shared random tokens in both views, k = 0, 1, 2, 4, 200 steps each -> eval/shared-bits-sweep/.
+sweep-shared-bits: setup
+	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view shared_bits --rates 0,1,2,4 \
+		--max-steps 200 --eval-steps 200 --output-dir eval/shared-bits-sweep
 
 test: setup
 	$(BIN)/python -m pytest -q

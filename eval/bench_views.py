@@ -54,7 +54,10 @@ SETTINGS: dict[str, dict] = {
     "feature_cutoff": {"b": [{"name": "feature_cutoff", "rate": 0.2}]},  # ConSERT: 20 % of the columns
     # ConSERT's unsupervised pair: feature cutoff 0.2 on one view, shuffle on the other.
     "consert": {"a": [{"name": "feature_cutoff", "rate": 0.2}], "b": [{"name": "token_shuffle", "rate": 1.0}]},
+    "no_dropout": {},  # SimCSE's ablation: dropout 0, no views: the two views are identical (DROPOUT below)
 }
+# Settings that change the encoder's dropout (model.dropout); the others keep the checkpoint's 0.1.
+DROPOUT: dict[str, float] = {"no_dropout": 0.0}
 
 
 def views_of(name: str) -> ViewsConfig:
@@ -62,8 +65,12 @@ def views_of(name: str) -> ViewsConfig:
 
 
 def result_key(name: str, steps: int) -> str:
-    """The setting's views as run, spelled out, and the steps: changing a default reruns it."""
-    return json.dumps([views_of(name).describe(), steps])
+    """The setting's views as run, spelled out, the steps and any dropout change: changing a default reruns it."""
+    return row_key(views_of(name).describe(), steps, DROPOUT.get(name))
+
+
+def row_key(views: str, steps: int, dropout: float | None) -> str:
+    return json.dumps([views, steps] if dropout is None else [views, steps, dropout])
 
 
 def run_one(name: str, steps: int, data_dir: str | None) -> dict:
@@ -79,6 +86,8 @@ def run_one(name: str, steps: int, data_dir: str | None) -> dict:
         "eval.eval_steps": steps,
         "eval.final_suite": None,
     }
+    if name in DROPOUT:
+        overrides["model.dropout"] = DROPOUT[name]
     if data_dir:
         overrides["data.data_dir"] = data_dir
     recipe = apply_overrides(load_recipe(RECIPE), overrides)
@@ -97,6 +106,7 @@ def run_one(name: str, steps: int, data_dir: str | None) -> dict:
     return {
         "setting": name,
         "views": views.describe(),
+        "dropout": DROPOUT.get(name),
         "max_steps": steps,
         "steps": result.steps,
         "stsb_dev": result.best_dev,
@@ -112,6 +122,7 @@ def measure_costs(names: list[str], data_dir: str | None, rounds: int = 6, batch
     """Interleaved: per round, every setting collates the same sentences and runs forward + backward."""
     from fmicl_text.views.collator import ViewsDataCollator
 
+    names = [name for name in names if name not in DROPOUT]  # the cost of views: one encoder throughout
     recipe = load_recipe(RECIPE)
     model = build_model(recipe.model)
     model.train()
@@ -177,7 +188,8 @@ def write_table(rows: list[dict], costs: dict[str, dict], missing: list[str], pa
         "",
         f"Made by `python eval/bench_views.py --steps {first.get('max_steps', '?')}` (InfoNCE, batch 64, lr 3e-5, "
         f"max length 32, seed 42, the settings of eval/losses.md; CPU, {first.get('torch_threads', '?')} threads). "
-        "Only the views differ; the encoder's dropout (0.1) acts in every row. STS-B dev: Spearman x100 on the "
+        "Only the views differ; the encoder's dropout (0.1) acts in every row but `no_dropout` (SimCSE's "
+        "ablation: dropout 0 and no views, so the two views are the same input). STS-B dev: Spearman x100 on the "
         "SentEval text after training. I_NCE = log N - InfoNCE between the setting's own two views on "
         f"{first.get('i_nce_batches', '?')} held-out STS-B dev batches of N = 64 (at most log 64 = {log_n:.3f}), "
         "with the trained encoder, mean ± std over batches. Alignment and uniformity: STS-B dev after training.",
@@ -212,7 +224,7 @@ def main() -> None:
     if results.exists():
         for line in results.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            done[json.dumps([row["views"], row["max_steps"]])] = row
+            done[row_key(row["views"], row["max_steps"], row.get("dropout"))] = row
     costs_path = Path(args.costs)
     if args.remeasure_costs or not costs_path.exists():
         costs = measure_costs(list(SETTINGS), args.data_dir, rounds=args.rounds)

@@ -8,11 +8,11 @@ The four numbers of the objectives document (sections 3, 5 and 6), on held-out S
   the split, on L2-normalised embeddings;
 * **effective rank** (Roy & Vetterli 2007) of the matrix of those sentences' L2-normalised
   embeddings, *not* centred (the spec's definition; see :func:`effective_rank`);
-* **I_NCE** ``log N - InfoNCE`` between two dropout views of held-out batches of N sentences
-  (InfoMin's estimate of the information the views share; at most ``log N``).
+* **I_NCE** ``log N - InfoNCE`` between two views of held-out batches of N sentences (dropout
+  views, or a run's own views; InfoMin's estimate of the information the views share; at most ``log N``).
 
 Alignment, uniformity and effective rank use one ``encode`` call (eval mode, each distinct sentence
-once); I_NCE runs the model twice per batch in train mode, so that dropout makes the two views.
+once); I_NCE runs the model twice per batch in train mode, so that dropout acts on both views.
 :class:`DiagnosticsEvaluator` logs the same numbers at every evaluation step of training.
 """
 
@@ -204,7 +204,7 @@ class Diagnostics:
     alignment: float  # mean squared distance of positive pairs, unit vectors (lower: closer)
     uniformity: float  # log mean exp(-2 d^2) of all pairs (lower: more uniform)
     erank: float  # effective rank of the unit-normalised embedding matrix, not centred
-    i_nce: float  # mean over batches of log N - InfoNCE between dropout views
+    i_nce: float  # mean over batches of log N - InfoNCE between the two views
     i_nce_std: float
     i_nce_batch_size: int  # N (so I_NCE <= log N)
     i_nce_temperature: float

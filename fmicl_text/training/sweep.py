@@ -23,13 +23,16 @@ POINTS_FILE = "points.jsonl"
 TABLE_FILE = "sweep.md"
 PLOT_FILE = "infomin.png"
 SIDES = {"both": ("a", "b"), "a": ("a",), "b": ("b",)}
+SHARED_BITS = "shared_bits"  # swept like a view: --view shared_bits --rates 0,1,2,4
 
 
 def add_views_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The sweep's own flags; the recipe and every ``train`` flag (``--output-dir``: the sweep's folder) come
     from the CLI."""
-    parser.add_argument("--view", required=True, help="the view family, e.g. word_deletion")
-    parser.add_argument("--rates", required=True, help="comma-separated strengths, e.g. 0,0.1,0.2,0.3,0.5")
+    parser.add_argument("--view", required=True, help="the view family, e.g. word_deletion, or shared_bits")
+    parser.add_argument(
+        "--rates", required=True, help="comma-separated strengths, e.g. 0,0.1,0.2,0.3,0.5 (shared_bits: 0,1,2,4)"
+    )
     parser.add_argument("--param", default="rate", help="the parameter swept (rate)")
     parser.add_argument("--side", default="both", choices=list(SIDES), help="which views get it (both)")
     parser.add_argument("--mi-temperature", type=float, default=0.05, help="InfoNCE temperature of I_NCE (0.05)")
@@ -52,12 +55,16 @@ def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Pa
     from fmicl_text.recipe import apply_overrides
     from fmicl_text.views.spec import FAMILIES
 
-    if view not in FAMILIES:
-        raise FmiclError(f"unknown view {view!r}", fix=did_you_mean(view, FAMILIES))
-    if param not in FAMILIES[view]:
+    if view == SHARED_BITS:  # feature suppression: the strength is the number of shared tokens k
+        if value != int(value):
+            raise FmiclError(f"shared_bits takes whole numbers of tokens, got {value:g}", fix="e.g. --rates 0,1,2,4")
+        overrides: dict[str, Any] = {"views.shared_bits": int(value)}
+    elif view not in FAMILIES:
+        raise FmiclError(f"unknown view {view!r}", fix=did_you_mean(view, [*FAMILIES, SHARED_BITS]))
+    elif param not in FAMILIES[view]:
         raise FmiclError(f"view {view!r} has no parameter {param!r}", fix=did_you_mean(param, FAMILIES[view]))
-    entry = [{"name": view, param: value}]
-    overrides: dict[str, Any] = {f"views.{s}": entry for s in SIDES[side]}
+    else:
+        overrides = {f"views.{s}": [{"name": view, param: value}] for s in SIDES[side]}
     overrides.update(
         {
             "training.output_dir": str(out / "points" / f"{view}-{param}{value:g}-{side}"),
@@ -164,12 +171,14 @@ def sweep(
     recipes = [point_recipe(recipe, view, param, value, side, out) for value in values]  # all checked first
     points_path = out / POINTS_FILE
     done = {row["key"]: row for row in read_points(points_path)}
-    title = f"View sweep: {view} {param} on {'both views' if side == 'both' else 'view ' + side}"
+    label = "k" if view == SHARED_BITS else param
+    where = "both views" if side == "both" or view == SHARED_BITS else f"view {side}"
+    title = f"View sweep: {view} {label} on {where}"
     rows = []
     for value, point in zip(values, recipes, strict=True):
         key = point_key(point)
         if key not in done:
-            print(f"sweep point {view} {param}={value:g} ({side})", flush=True)
+            print(f"sweep point {view} {label}={value:g} ({where})", flush=True)
             row = {"key": key, "view": view, "param": param, "value": value, "side": side}
             row.update(run_point(point, mi_temperature=mi_temperature, mi_batches=mi_batches))
             out.mkdir(parents=True, exist_ok=True)
@@ -177,7 +186,6 @@ def sweep(
                 fh.write(json.dumps(row) + "\n")
             done[key] = row
         rows.append(done[key])
-        finished = [r for r in rows]
-        (out / TABLE_FILE).write_text("\n".join(table_lines(finished, title)) + "\n", encoding="utf-8")
-        plot_infomin([(r["value"], r["i_nce"], r["stsb_dev"]) for r in finished], out / PLOT_FILE, strength_label=param)
+        (out / TABLE_FILE).write_text("\n".join(table_lines(rows, title)) + "\n", encoding="utf-8")
+        plot_infomin([(r["value"], r["i_nce"], r["stsb_dev"]) for r in rows], out / PLOT_FILE, strength_label=label)
     return rows

@@ -79,8 +79,10 @@ def _dot(p, q):
     return sum(x * y for x, y in zip(p, q, strict=True))
 
 
-def brute_fmicl(u, v, name, a, similarity, sigma, alpha, tau, negatives):
+def brute_fmicl(u, v, name, a, similarity, sigma, alpha, tau, negatives, w=None):
+    """Both parts of f-MICL, each negative pair's f* listed one by one; ``w``: hard negatives, every (u_i, w_k)."""
     U, V = _unit_rows(u), _unit_rows(v)
+    W = [] if w is None else _unit_rows(w)
     n = len(U)
 
     def critic(p, q):
@@ -100,6 +102,7 @@ def brute_fmicl(u, v, name, a, similarity, sigma, alpha, tau, negatives):
                 terms.append(_conj(name, a, critic(U[i], U[j])))
                 terms.append(_conj(name, a, critic(V[i], V[j])))
     assert len(terms) == n * (n - 1) * (1 if negatives == "cross" else 2 if negatives == "within" else 3)
+    terms += [_conj(name, a, critic(U[i], W[k])) for i in range(n) for k in range(len(W))]  # k == i included
     return positive, alpha * sum(terms) / len(terms)
 
 

@@ -6,12 +6,10 @@ brute-force pieces of ``test_fmicl_au`` (exact conjugate, f-GAN activations), no
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from test_divergences import each_entry
-from test_fmicl_au import _activation, _conj, _dot, _f_prime, _sq, _unit_rows, brute_fmicl, rand_pair
+from test_fmicl_au import brute_fmicl, rand_pair
 
 from fmicl_text.losses import LOSSES, FMICLLoss, InfoNCELoss, build
 from fmicl_text.losses.functional import fmicl
@@ -28,35 +26,6 @@ def rand_hard(m: int, d: int, seed: int, dtype=torch.float64) -> torch.Tensor:
     return (w * (torch.rand(m, 1, generator=g, dtype=torch.float64) * 4 + 0.2)).to(dtype)
 
 
-def brute_fmicl_hard(u, v, w, name, a, similarity, sigma, alpha, tau, negatives):
-    """Both parts of f-MICL, each negative pair's f* listed one by one: in-batch pairs, then (u_i, w_k)."""
-    U, V, W = _unit_rows(u), _unit_rows(v), _unit_rows(w)
-    n = len(U)
-
-    def critic(p, q):
-        if similarity == "gaussian":
-            return _f_prime(name, a, math.exp(-_sq(p, q) / (2 * sigma**2)))
-        return _activation(name, _dot(p, q) / tau)
-
-    positive = -sum(critic(U[i], V[i]) for i in range(n)) / n
-    terms = []
-    for i in range(n):
-        for j in range(n):
-            if i == j:
-                continue
-            if negatives in ("cross", "both"):
-                terms.append(_conj(name, a, critic(U[i], V[j])))
-            if negatives in ("within", "both"):
-                terms.append(_conj(name, a, critic(U[i], U[j])))
-                terms.append(_conj(name, a, critic(V[i], V[j])))
-    in_batch = len(terms)
-    for i in range(n):
-        for k in range(len(W)):  # every (anchor, hard negative) pair, k == i included
-            terms.append(_conj(name, a, critic(U[i], W[k])))
-    assert len(terms) == in_batch + n * len(W)
-    return positive, alpha * sum(terms) / len(terms)
-
-
 # --------------------------------------------------------------------------- (1) against the loop
 
 
@@ -70,11 +39,11 @@ def test_fmicl_hard_negatives_match_brute_force(name, a, similarity, negatives, 
     w = rand_hard(m, 4, seed=21)
     kw = {"sigma": scale} if similarity == "gaussian" else {"temperature": scale}
     parts = fmicl(u, v, name, similarity, alpha=alpha, negatives=negatives, tsallis_alpha=a, hard_negatives=w, **kw)
-    pos, neg = brute_fmicl_hard(u, v, w, name, a, similarity, scale, alpha, scale, negatives)
+    pos, neg = brute_fmicl(u, v, name, a, similarity, scale, alpha, scale, negatives, w=w)
     assert parts["positive"].item() == pytest.approx(pos, rel=1e-9, abs=1e-10)
     assert parts["negative"].item() == pytest.approx(neg, rel=1e-9, abs=1e-10)
     # the loop without W is the existing reference: the two references agree on the shared part
-    assert brute_fmicl_hard(u, v, w[:0], name, a, similarity, scale, alpha, scale, negatives) == pytest.approx(
+    assert brute_fmicl(u, v, name, a, similarity, scale, alpha, scale, negatives, w=w[:0]) == pytest.approx(
         brute_fmicl(u, v, name, a, similarity, scale, alpha, scale, negatives), rel=1e-12
     )
 
@@ -85,7 +54,7 @@ def test_fmicl_hard_negatives_float32_and_bf16(name, similarity):
     u, v = rand_pair(6, 5, seed=4, dtype=torch.float32)
     w = rand_hard(6, 5, seed=4, dtype=torch.float32)
     kw = {"sigma": 0.6} if similarity == "gaussian" else {"temperature": 0.2}
-    pos, neg = brute_fmicl_hard(u, v, w, name, 2.0, similarity, 0.6, 1.0, 0.2, "cross")
+    pos, neg = brute_fmicl(u, v, name, 2.0, similarity, 0.6, 1.0, 0.2, "cross", w=w)
     parts = fmicl(u, v, name, similarity, hard_negatives=w, **kw)
     assert all(p.dtype == torch.float32 for p in parts.values())
     assert parts["positive"].item() == pytest.approx(pos, rel=1e-4, abs=1e-5)

@@ -61,3 +61,11 @@ def test_sweep_checks_the_view_before_training(tiny_bert, tiny_data_home, tmp_pa
         sweep(_recipe(tiny_bert, tiny_data_home), view="word_delet", values=[0.1], output_dir=tmp_path)
     with pytest.raises(FmiclError, match="has no parameter"):
         sweep(_recipe(tiny_bert, tiny_data_home), view="span_mask", param="span", values=[1], output_dir=tmp_path)
+
+
+def test_shared_bits_sweeps_like_a_view(tiny_bert, tiny_data_home, tmp_path):
+    from fmicl_text.training.sweep import point_recipe
+
+    recipe = point_recipe(_recipe(tiny_bert, tiny_data_home), "shared_bits", "rate", 2.0, "both", tmp_path)
+    assert recipe.views.shared_bits == 2 and recipe.views.a == recipe.views.b == []
+    assert recipe.eval.final_suite is None and str(tmp_path / "points") in recipe.training.output_dir
