@@ -4,6 +4,10 @@ As ESimCSE's ``word_repetition``: per sentence of n words, draw ``k`` uniformly 
 ``0 .. max(2, int(rate * n))`` (its ``dup_rate`` 0.32 is the default), then repeat ``k`` distinct
 words, each copy right after the word itself (all its sub-tokens: "play ##ing" -> "play ##ing
 play ##ing"). Rate 0 is the identity (ESimCSE's floor of 2 applies for rate > 0).
+
+In BPE vocabularies a sentence's first word has no space marker ("A", not "ĠA"): its copy starts
+with the marked twin so that it stays a word of its own ("A ĠA Ġwoman", not "AA woman"); a first
+word whose twin is not in the vocabulary is not repeated.
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ def word_repetition(batch: TokenBatch, vocab: Vocab, generator: torch.Generator,
     rows, width = words.shape
     most = torch.clamp((rate * n_words).floor().long(), min=2)
     k = torch.minimum((uniform((rows,), generator) * (most + 1)).floor().long(), n_words)
-    slots = torch.arange(width)[None, :] < n_words[:, None]
+    first = (words >= 0) & (words != torch.nn.functional.pad(words[:, :-1], (1, 0), value=-1))
+    copy_first = batch.input_ids if vocab.spaced is None else vocab.spaced[batch.input_ids]
+    # Words that can be copied (per word slot): all in WordPiece; in BPE those whose first token has a twin.
+    can = torch.ones(rows, width, dtype=torch.bool)
+    row_of, column_of = first.nonzero(as_tuple=True)
+    can[row_of, words[row_of, column_of]] = copy_first[row_of, column_of] >= 0
+    slots = (torch.arange(width)[None, :] < n_words[:, None]) & can
+    k = torch.minimum(k, slots.sum(dim=1))
     chosen = rank_of(uniform((rows, width), generator), slots) < k[:, None]
     copy = per_word(chosen, words) & (words >= 0)
     # Sort keys: a token keeps its position; a copy goes after its word's last token, in the word's order.
@@ -37,12 +48,13 @@ def word_repetition(batch: TokenBatch, vocab: Vocab, generator: torch.Generator,
     order = order[:, :new_width]
     inside = torch.arange(new_width)[None, :] < length[:, None]
 
-    def move(values: torch.Tensor, fill: int) -> torch.Tensor:
-        moved = torch.cat([values, values], dim=1).gather(1, order)
+    def move(values: torch.Tensor, fill: int, copies: torch.Tensor | None = None) -> torch.Tensor:
+        moved = torch.cat([values, values if copies is None else copies], dim=1).gather(1, order)
         return torch.where(inside, moved, torch.full_like(moved, fill))
 
+    copy_ids = torch.where(first, copy_first.clamp_min(0), batch.input_ids)
     return batch.replace(
-        input_ids=move(batch.input_ids, vocab.pad_id),
+        input_ids=move(batch.input_ids, vocab.pad_id, copy_ids),
         attention_mask=inside.to(batch.attention_mask.dtype),
         keep_token=None if batch.keep_token is None else move(batch.keep_token, 0),
         extra={key: move(value, 0) for key, value in batch.extra.items()},

@@ -29,6 +29,10 @@ class Vocab:
     pad_id: int
     mask_id: int | None
     hidden_size: int | None = None
+    # (V,) long: the id that starts a word *after another word*: itself, except in BPE / SentencePiece
+    # for a token without the space marker (a sentence's first word), whose marked twin it gives, or
+    # -1 when the vocabulary has none. None: every id (WordPiece).
+    spaced: Tensor | None = None
 
     @classmethod
     def from_tokenizer(cls, tokenizer, hidden_size: int | None = None) -> Vocab:
@@ -37,14 +41,22 @@ class Vocab:
         tokens = ["" if token is None else str(token) for token in tokens]
         is_special = torch.zeros(size, dtype=torch.bool)
         is_special[list(tokenizer.all_special_ids)] = True
+        spaced = None
         if any(token.startswith(_CONTINUATION_PREFIX) for token in tokens):  # WordPiece
             word_start = torch.tensor([not t.startswith(_CONTINUATION_PREFIX) for t in tokens])
         else:  # BPE / SentencePiece: a word begins at a marked token (and after a special token, below)
             word_start = torch.tensor([t.startswith(_START_PREFIXES) for t in tokens])
+            marker = next((m for m in _START_PREFIXES if any(t.startswith(m) for t in tokens)), _START_PREFIXES[0])
+            ids = {t: i for i, t in enumerate(tokens)}
+            spaced = torch.tensor(
+                [i if t.startswith(marker) else ids.get(marker + t, -1) for i, t in enumerate(tokens)]
+            )
         plain = word_start & ~is_special
         plain &= torch.tensor([_is_plain_word(t) for t in tokens])
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        return cls(is_special, word_start, plain.nonzero().flatten(), pad_id, tokenizer.mask_token_id, hidden_size)
+        return cls(
+            is_special, word_start, plain.nonzero().flatten(), pad_id, tokenizer.mask_token_id, hidden_size, spaced
+        )
 
 
 def _is_plain_word(token: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from conftest import SENTENCES
@@ -14,7 +16,7 @@ from fmicl_text.views import hooks
 from fmicl_text.views.collator import ViewsDataCollator, model_vocab
 from fmicl_text.views.shuffle import token_shuffle
 from fmicl_text.views.spec import ViewsConfig, parse_views
-from fmicl_text.views.tokens import TokenBatch
+from fmicl_text.views.tokens import TokenBatch, word_index
 
 PAIRS = [{"anchor": s, "positive": s} for s in SENTENCES[:6]]
 
@@ -121,3 +123,39 @@ def test_dropout_rate_makes_or_removes_the_dropout_views(tiny_bert, dropout, ide
     u = model(collator.view_features(batch, "anchor"))["sentence_embedding"]
     v = model(collator.view_features(batch, "positive"))["sentence_embedding"]
     assert torch.equal(u, v) is identical
+
+
+def _words(ids: torch.Tensor, vocab) -> list[tuple[int, ...]]:
+    """A row's words as tuples of token ids, by the views' own word boundaries."""
+    batch = TokenBatch(ids[None, :], torch.ones_like(ids)[None, :])
+    index, _ = word_index(batch, vocab)
+    words: dict[int, list[int]] = {}
+    for token, word in zip(ids.tolist(), index[0].tolist(), strict=True):
+        if word >= 0:
+            words.setdefault(word, []).append(token)
+    return [tuple(w) for w in words.values()]
+
+
+@pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_roberta"])
+def test_word_views_keep_whole_words_with_wordpiece_and_bpe(request, encoder):
+    """Deletion leaves only the sentence's own words (decoded text); repetition copies whole words."""
+    model = build_model(ModelConfig(request.getfixturevalue(encoder), pooling="mean"))
+    tokenizer, vocab = model.tokenizer, model_vocab(model)
+    for spec in ("word_deletion(rate=0.5)", "word_repetition(rate=1.0)"):
+        batch = ViewsDataCollator(model, parse_views(f"b={spec}"), seed=0)(PAIRS)
+        for row, pair in enumerate(PAIRS):
+            ids = batch["positive_input_ids"][row][batch["positive_attention_mask"][row].bool()]
+            source = torch.tensor(tokenizer(pair["positive"])["input_ids"])
+            if "deletion" in spec:
+                text = tokenizer.decode(ids, skip_special_tokens=True).lower()
+                words = re.findall(r"\w+", text)
+                assert words and set(words) <= set(re.findall(r"\w+", pair["positive"].lower())), (text, pair)
+            else:  # the view's words are the sentence's (a first word's copy may carry the space marker)
+
+                def canonical(row: torch.Tensor) -> set[tuple[str, ...]]:
+                    words = [tokenizer.convert_ids_to_tokens(list(w)) for w in _words(row, vocab)]
+                    return {(w[0].lstrip("Ġ"), *w[1:]) for w in words}
+
+                assert canonical(ids) == canonical(source)
+        grew = batch["positive_attention_mask"].sum(1) - batch["anchor_attention_mask"].sum(1)
+        assert bool((grew < 0).any() if "deletion" in spec else (grew > 0).any())

@@ -228,3 +228,23 @@ def test_shared_bits_are_inserted_after_cls_in_both_views():
     for row, source, inserted in zip(rows(a), IDS, bits.tolist(), strict=True):
         assert row[0] == CLS and row[1:3] == inserted and row[3:] == [t for t in source[1:] if t != PAD]
         assert all(4 <= t < 10 for t in inserted)
+
+
+def test_bpe_first_word_is_copied_with_its_spaced_twin_or_not_at_all():
+    """BPE: "A" (first word, no marker) repeated must read "A ĠA", never "AA"; without a twin, never chosen."""
+    # ids: 0 <pad>, 1 <s>, 2 </s>, 3 <mask>, 4 "A", 5 "ĠA", 6 "Ġman", 7 "Ġrun", 8 "s", 9 "B"
+    special = torch.tensor([True] * 4 + [False] * 6)
+    start = torch.tensor([True] * 4 + [False, True, True, True, False, False])
+    spaced = torch.tensor([0, 1, 2, 3, 5, 5, 6, 7, -1, -1])
+    vocab = Vocab(special, start, torch.tensor([6, 7]), 0, 3, 8, spaced)
+    batch = make_batch([[1, 4, 6, 7, 8, 2], [1, 9, 6, 7, 8, 2]])
+    for seed in range(30):
+        out = OPERATIONS["word_repetition"](batch, vocab, torch.Generator().manual_seed(seed), rate=1.0)
+        first, second = rows(out)
+        assert first[:2] == [1, 4] and 4 not in first[2:]  # a copy of "A" is "ĠA"
+        assert second[:2] == [1, 9] and second.count(9) == 1  # "B" has no twin: never repeated
+        assert first[-1] == 2 and all(first[i - 1] == 7 for i, t in enumerate(first) if t == 8)  # "Ġrun s" whole
+    outs = [
+        rows(OPERATIONS["word_repetition"](batch, vocab, torch.Generator().manual_seed(s), rate=1.0)) for s in range(30)
+    ]
+    assert any(first[:3] == [1, 4, 5] for first, _ in outs)  # the first word does get repeated, as its twin
