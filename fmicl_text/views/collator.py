@@ -27,10 +27,11 @@ _IDS, _MASK = "input_ids", "attention_mask"
 
 
 def model_vocab(model: Any) -> Vocab:
-    hidden = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
-    transformer = next((m for m in model.children() if hasattr(m, "auto_model")), None)
-    if transformer is not None:
-        hidden = transformer.auto_model.config.hidden_size
+    """The vocabulary facts of ``model``'s tokenizer; the width is its embedding layer's (feature cutoff's)."""
+    try:
+        hidden = hooks.transformer_module(model).auto_model.config.hidden_size
+    except (TypeError, AttributeError):  # no Hugging Face encoder inside: the token views still work
+        hidden = None
     return Vocab.from_tokenizer(model.tokenizer, hidden_size=hidden)
 
 
@@ -40,7 +41,9 @@ class ViewsDataCollator(SentenceTransformerDataCollator):
     def __init__(self, model: Any, views: ViewsConfig | None = None, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(preprocess_fn=model.preprocess, **kwargs)
         self.views = views or ViewsConfig()
+        self.seed = seed
         self.pipeline = None if self.views.is_identity else ViewPipeline(self.views, model_vocab(model), seed)
+        self._worker: int | None = None
         if self.views.uses_embedding_masks:
             hooks.install(model)
 
@@ -48,6 +51,10 @@ class ViewsDataCollator(SentenceTransformerDataCollator):
         batch = super().__call__(features)
         if self.pipeline is None:
             return batch
+        worker = torch.utils.data.get_worker_info()
+        if worker is not None and self._worker != worker.id:  # each data-loader worker draws its own views
+            self._worker = worker.id
+            self.pipeline.generator.manual_seed(self.seed + 1_000_003 * (worker.id + 1))
         columns = [key[: -len(_IDS) - 1] for key in batch if key.endswith("_" + _IDS)]
         bits = self.pipeline.draw_bits(len(features))
         viewed = {}

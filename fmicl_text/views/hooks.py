@@ -19,7 +19,8 @@ KEYS = (KEEP_TOKEN, KEEP_FEATURE)
 _STATE = "_fmicl_view_masks"
 
 
-def _transformer_module(model: Any):
+def transformer_module(model: Any):
+    """The model's sentence-transformers Transformer module (the one holding the Hugging Face encoder)."""
     for module in model.children() if hasattr(model, "children") else []:
         if hasattr(module, "auto_model"):
             return module
@@ -34,7 +35,7 @@ def embedding_layer(hf_model: torch.nn.Module) -> torch.nn.Module:
 
 def install(model: Any) -> None:
     """Make ``model`` apply the cutoff masks found in its input features (idempotent)."""
-    transformer = _transformer_module(model)
+    transformer = transformer_module(model)
     if hasattr(transformer, _STATE):
         return
     masks: dict[str, torch.Tensor] = {}
