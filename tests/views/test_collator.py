@@ -159,3 +159,12 @@ def test_word_views_keep_whole_words_with_wordpiece_and_bpe(request, encoder):
                 assert canonical(ids) == canonical(source)
         grew = batch["positive_attention_mask"].sum(1) - batch["anchor_attention_mask"].sum(1)
         assert bool((grew < 0).any() if "deletion" in spec else (grew > 0).any())
+
+
+def test_same_seed_same_views_other_seed_other_views(model):
+    spec = parse_views("a=word_deletion(rate=0.3)+token_cutoff(rate=0.3); b=span_mask(rate=0.3)+feature_cutoff")
+    first, second, other = (ViewsDataCollator(model, spec, seed=s) for s in (1, 1, 2))
+    for _ in range(3):  # the stream advances batch after batch, the same way for the same seed
+        a, b, c = first(PAIRS), second(PAIRS), other(PAIRS)
+        assert all(torch.equal(a[k], b[k]) for k in a if isinstance(a[k], torch.Tensor))
+    assert any(not torch.equal(a[k], c[k]) for k in a if isinstance(a[k], torch.Tensor) and a[k].shape == c[k].shape)
