@@ -54,10 +54,16 @@ SETTINGS: dict[str, dict] = {
     "feature_cutoff": {"b": [{"name": "feature_cutoff", "rate": 0.2}]},  # ConSERT: 20 % of the columns
     # ConSERT's unsupervised pair: feature cutoff 0.2 on one view, shuffle on the other.
     "consert": {"a": [{"name": "feature_cutoff", "rate": 0.2}], "b": [{"name": "token_shuffle", "rate": 1.0}]},
-    "no_dropout": {},  # SimCSE's ablation: dropout 0, no views: the two views are identical (DROPOUT below)
+    "no_dropout": {},  # SimCSE's ablation: dropout 0, no views: the two views are identical (RECIPE_CHANGES)
+    "dropout_seed43": {},  # dropout only, another seed: how far seeds alone move STS-B dev
+    "dropout_seed44": {},
 }
-# Settings that change the encoder's dropout (model.dropout); the others keep the checkpoint's 0.1.
-DROPOUT: dict[str, float] = {"no_dropout": 0.0}
+# Settings that change the recipe beyond the views; the others run the recipe as it is.
+RECIPE_CHANGES: dict[str, dict] = {
+    "no_dropout": {"model.dropout": 0.0},
+    "dropout_seed43": {"training.seed": 43},
+    "dropout_seed44": {"training.seed": 44},
+}
 
 
 def views_of(name: str) -> ViewsConfig:
@@ -65,12 +71,19 @@ def views_of(name: str) -> ViewsConfig:
 
 
 def result_key(name: str, steps: int) -> str:
-    """The setting's views as run, spelled out, the steps and any dropout change: changing a default reruns it."""
-    return row_key(views_of(name).describe(), steps, DROPOUT.get(name))
+    """The setting's views as run, spelled out, the steps and any recipe change: changing a default reruns it."""
+    return row_key(views_of(name).describe(), steps, RECIPE_CHANGES.get(name, {}))
 
 
-def row_key(views: str, steps: int, dropout: float | None) -> str:
-    return json.dumps([views, steps] if dropout is None else [views, steps, dropout])
+def row_key(views: str, steps: int, changes: dict) -> str:
+    return json.dumps([views, steps, changes] if changes else [views, steps], sort_keys=True)
+
+
+def changes_of(row: dict) -> dict:
+    """A result row's recipe changes (rows of the first runs recorded only a dropout)."""
+    if "changes" in row:
+        return row["changes"]
+    return {} if row.get("dropout") is None else {"model.dropout": row["dropout"]}
 
 
 def run_one(name: str, steps: int, data_dir: str | None) -> dict:
@@ -86,8 +99,7 @@ def run_one(name: str, steps: int, data_dir: str | None) -> dict:
         "eval.eval_steps": steps,
         "eval.final_suite": None,
     }
-    if name in DROPOUT:
-        overrides["model.dropout"] = DROPOUT[name]
+    overrides.update(RECIPE_CHANGES.get(name, {}))
     if data_dir:
         overrides["data.data_dir"] = data_dir
     recipe = apply_overrides(load_recipe(RECIPE), overrides)
@@ -106,7 +118,7 @@ def run_one(name: str, steps: int, data_dir: str | None) -> dict:
     return {
         "setting": name,
         "views": views.describe(),
-        "dropout": DROPOUT.get(name),
+        "changes": RECIPE_CHANGES.get(name, {}),
         "max_steps": steps,
         "steps": result.steps,
         "stsb_dev": result.best_dev,
@@ -122,7 +134,7 @@ def measure_costs(names: list[str], data_dir: str | None, rounds: int = 6, batch
     """Interleaved: per round, every setting collates the same sentences and runs forward + backward."""
     from fmicl_text.views.collator import ViewsDataCollator
 
-    names = [name for name in names if name not in DROPOUT]  # the cost of views: one encoder throughout
+    names = [name for name in names if name not in RECIPE_CHANGES]  # the cost of views: one encoder throughout
     recipe = load_recipe(RECIPE)
     model = build_model(recipe.model)
     model.train()
@@ -133,7 +145,9 @@ def measure_costs(names: list[str], data_dir: str | None, rounds: int = 6, batch
     path = train_corpus_path("wiki", data_dir=data_dir)
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         lines = [line.strip() for _, line in zip(range(batch * (rounds + 1) * 2), fh, strict=False) if line.strip()]
-    costs: dict[str, dict[str, list[float]]] = {name: {"collate": [], "step": [], "tokens": []} for name in names}
+    costs: dict[str, dict[str, list[float]]] = {
+        name: {"collate": [], "step": [], "tokens": [], "width": []} for name in names
+    }
     for round_ in range(rounds + 1):  # round 0 warms up and is not counted
         texts = lines[round_ * batch : (round_ + 1) * batch]
         rows = [{"anchor": text, "positive": text} for text in texts]
@@ -151,6 +165,7 @@ def measure_costs(names: list[str], data_dir: str | None, rounds: int = 6, batch
                 costs[name]["collate"].append(collate)
                 costs[name]["step"].append(step)
                 costs[name]["tokens"].append(tokens)
+                costs[name]["width"].append(max(f["input_ids"].shape[1] for f in features))
     return {name: {key: statistics.median(values) for key, values in c.items()} for name, c in costs.items()}
 
 
@@ -160,8 +175,8 @@ def table_lines(rows: list[dict], costs: dict[str, dict]) -> list[str]:
     t_low, t_high = (f"{t:g}" for t in MI_TEMPERATURES)
     lines = [
         f"| setting | view a | view b | STS-B dev | vs dropout | I_NCE (tau {t_low}) | I_NCE (tau {t_high}) "
-        "| alignment | uniformity | step vs dropout | views (ms) | tokens a view |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| alignment | uniformity | step vs dropout | views (ms) | tokens a view | padded width |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         views = views_of(r["setting"])
@@ -170,9 +185,10 @@ def table_lines(rows: list[dict], costs: dict[str, dict]) -> list[str]:
         diag = r["diagnostics"]
         cost = costs.get(r["setting"])
         if cost and base_step:
-            extra = f"{cost['step'] / base_step:.3f} | {1000 * cost['collate']:.1f} | {cost['tokens']:.1f}"
+            width = f"{cost['width']:.0f}" if "width" in cost else ""
+            extra = f"{cost['step'] / base_step:.3f} | {1000 * cost['collate']:.1f} | {cost['tokens']:.1f} | {width}"
         else:
-            extra = " |  | "
+            extra = " |  |  | "
         lines.append(
             f"| {r['setting']} | {format_list(views.a)} | {format_list(views.b)} | {r['stsb_dev']:.2f} | {delta} "
             f"| {mi} | {diag['alignment']:.3f} | {diag['uniformity']:.3f} | {extra} |"
@@ -189,7 +205,8 @@ def write_table(rows: list[dict], costs: dict[str, dict], missing: list[str], pa
         f"Made by `python eval/bench_views.py --steps {first.get('max_steps', '?')}` (InfoNCE, batch 64, lr 3e-5, "
         f"max length 32, seed 42, the settings of eval/losses.md; CPU, {first.get('torch_threads', '?')} threads). "
         "Only the views differ; the encoder's dropout (0.1) acts in every row but `no_dropout` (SimCSE's "
-        "ablation: dropout 0 and no views, so the two views are the same input). STS-B dev: Spearman x100 on the "
+        "ablation: dropout 0 and no views, so the two views are the same input); `dropout_seed43/44` rerun "
+        "dropout only with other seeds, to show how far the seed alone moves a score. STS-B dev: Spearman x100 on the "
         "SentEval text after training. I_NCE = log N - InfoNCE between the setting's own two views on "
         f"{first.get('i_nce_batches', '?')} held-out STS-B dev batches of N = 64 (at most log 64 = {log_n:.3f}), "
         "with the trained encoder, mean ± std over batches. Alignment and uniformity: STS-B dev after training.",
@@ -197,7 +214,8 @@ def write_table(rows: list[dict], costs: dict[str, dict], missing: list[str], pa
         "Cost: medians over interleaved rounds in one process, each round giving every setting the same 64 "
         "sentences; `step vs dropout` is collate + forward + backward over the same for dropout only, "
         "`views (ms)` the collator's time with the views (tokenisation included), `tokens a view` the "
-        "mean input length the encoder sees.",
+        "mean input length the encoder sees, `padded width` the batch's longest input (sentence-transformers "
+        "pads both views of all 64 rows to it and encodes them in one pass).",
         "",
     ]
     if missing:
@@ -224,7 +242,7 @@ def main() -> None:
     if results.exists():
         for line in results.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            done[row_key(row["views"], row["max_steps"], row.get("dropout"))] = row
+            done[row_key(row["views"], row["max_steps"], changes_of(row))] = row
     costs_path = Path(args.costs)
     if args.remeasure_costs or not costs_path.exists():
         costs = measure_costs(list(SETTINGS), args.data_dir, rounds=args.rounds)
