@@ -221,6 +221,14 @@ def write_table(rows: list[dict], costs: dict[str, dict], missing: list[str], pa
     if missing:
         lines += [f"**Not run yet:** {', '.join(missing)}.", ""]
     lines += table_lines(rows, costs)
+    seeds = [r["stsb_dev"] for r in rows if r["setting"] == "dropout" or r["setting"].startswith("dropout_seed")]
+    if len(seeds) > 1:
+        lines += [
+            "",
+            f"Seed noise: dropout only over {len(seeds)} seeds spans {min(seeds):.2f}-{max(seeds):.2f} on STS-B dev "
+            f"(spread {max(seeds) - min(seeds):.2f}); each view row is one seed (42), so a difference to dropout "
+            "smaller than that spread is within noise.",
+        ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
