@@ -128,10 +128,10 @@ def i_nce(
         try:
             with torch.no_grad():
                 for batch in batches:
-                    texts = [sentences[i] for i in batch]
-                    pair = collator([{"anchor": text, "positive": text} for text in texts])
-                    u = model(_to_device(collator.view_features(pair, "anchor"), device))["sentence_embedding"]
-                    v = model(_to_device(collator.view_features(pair, "positive"), device))["sentence_embedding"]
+                    features = model.preprocess([sentences[i] for i in batch])  # tokenised once, viewed twice
+                    view_a, view_b = collator.view_columns([features, features])
+                    u = model(_to_device(view_a, device))["sentence_embedding"]  # modules add keys: one dict a pass
+                    v = model(_to_device(view_b, device))["sentence_embedding"]
                     parts = info_nce(u, v, temperature=temperature)
                     values.append(math.log(n) - float(parts["positive"] + parts["negative"]))
         finally:

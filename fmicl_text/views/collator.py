@@ -56,37 +56,38 @@ class ViewsDataCollator(SentenceTransformerDataCollator):
             self._worker = worker.id
             self.pipeline.generator.manual_seed(self.seed + 1_000_003 * (worker.id + 1))
         columns = [key[: -len(_IDS) - 1] for key in batch if key.endswith("_" + _IDS)]
-        bits = self.pipeline.draw_bits(len(features))
-        viewed = {}
-        for position, column in enumerate(columns):
-            extra_keys = [
-                key
-                for key, value in batch.items()
-                if key.startswith(column + "_")
-                and key not in (f"{column}_{_IDS}", f"{column}_{_MASK}")
-                and isinstance(value, torch.Tensor)
-                and value.shape == batch[f"{column}_{_IDS}"].shape
-            ]
-            tokens = TokenBatch(
-                input_ids=batch[f"{column}_{_IDS}"],
-                attention_mask=batch[f"{column}_{_MASK}"],
-                extra={key[len(column) + 1 :]: batch[key] for key in extra_keys},
-            )
-            own_bits = bits if position < 2 or bits is None else self.pipeline.draw_bits(len(features))
-            viewed[column] = self.pipeline.apply(tokens, "a" if position == 0 else "b", own_bits)
-        for column, tokens in viewed.items():
-            batch[f"{column}_{_IDS}"] = tokens.input_ids
-            batch[f"{column}_{_MASK}"] = tokens.attention_mask
-            for key, value in tokens.extra.items():
-                batch[f"{column}_{key}"] = value
-            if self.views.uses_embedding_masks:  # every column gets both keys, so they still merge into one pass
-                rows, width = tokens.input_ids.shape
-                keep_token = tokens.keep_token if tokens.keep_token is not None else torch.ones(rows, width)
-                dim = self.pipeline.vocab.hidden_size
-                keep_feature = tokens.keep_feature if tokens.keep_feature is not None else torch.ones(rows, dim)
-                batch[f"{column}_{hooks.KEEP_TOKEN}"] = keep_token.to(torch.int8)
-                batch[f"{column}_{hooks.KEEP_FEATURE}"] = keep_feature.to(torch.int8)
+        viewed = self.view_columns([self.view_features(batch, column) for column in columns])
+        for column, column_features in zip(columns, viewed, strict=True):
+            batch.update({f"{column}_{key}": value for key, value in column_features.items()})
         return batch
+
+    def view_columns(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The views of tokenised columns (``model.preprocess`` outputs): the first view a, the rest view b."""
+        if self.pipeline is None:
+            return [dict(features) for features in columns]
+        rows = columns[0][_IDS].shape[0]
+        bits = self.pipeline.draw_bits(rows)
+        out = []
+        for position, features in enumerate(columns):
+            ids = features[_IDS]
+            extra = {
+                key: value
+                for key, value in features.items()
+                if key not in (_IDS, _MASK) and isinstance(value, torch.Tensor) and value.shape == ids.shape
+            }
+            own_bits = bits if position < 2 or bits is None else self.pipeline.draw_bits(rows)
+            tokens = self.pipeline.apply(
+                TokenBatch(ids, features[_MASK], extra=extra), "a" if position == 0 else "b", own_bits
+            )
+            viewed = {**features, _IDS: tokens.input_ids, _MASK: tokens.attention_mask, **tokens.extra}
+            if self.views.uses_embedding_masks:  # every column gets both keys, so they still merge into one pass
+                width, dim = tokens.input_ids.shape[1], self.pipeline.vocab.hidden_size
+                keep_token = torch.ones(rows, width) if tokens.keep_token is None else tokens.keep_token
+                keep_feature = torch.ones(rows, dim) if tokens.keep_feature is None else tokens.keep_feature
+                viewed[hooks.KEEP_TOKEN] = keep_token.to(torch.int8)
+                viewed[hooks.KEEP_FEATURE] = keep_feature.to(torch.int8)
+            out.append(viewed)
+        return out
 
     def view_features(self, batch: dict[str, Any], column: str) -> dict[str, Any]:
         """The model-ready features of one column of a collated batch."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from fmicl_text.views.tokens import TokenBatch, Vocab, per_word, regather, uniform, word_index
+from fmicl_text.views.tokens import TokenBatch, Vocab, per_word, rearrange, uniform, word_index
 
 
 def word_deletion(batch: TokenBatch, vocab: Vocab, generator: torch.Generator, rate: float = 0.1) -> TokenBatch:
@@ -22,4 +22,4 @@ def word_deletion(batch: TokenBatch, vocab: Vocab, generator: torch.Generator, r
     survivor = torch.where(slots, draws, torch.full_like(draws, -1.0)).argmax(dim=1)
     delete[everything, survivor[everything]] = False
     keep = ~(per_word(delete, words) & (words >= 0))
-    return regather(batch, keep.long(), vocab.pad_id)
+    return rearrange(batch, keep, vocab.pad_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from fmicl_text.views.tokens import TokenBatch, Vocab, per_word, rank_of, uniform, word_index
+from fmicl_text.views.tokens import TokenBatch, Vocab, per_word, rank_of, rearrange, uniform, word_index
 
 
 def word_repetition(batch: TokenBatch, vocab: Vocab, generator: torch.Generator, rate: float = 0.32) -> TokenBatch:
@@ -40,22 +40,5 @@ def word_repetition(batch: TokenBatch, vocab: Vocab, generator: torch.Generator,
         1, words.clamp_min(0), torch.where(words >= 0, position, -1.0), reduce="amax", include_self=False
     )
     copy_key = per_word(word_end, words) + 0.5 + position / (2 * width)
-    valid = torch.cat([batch.attention_mask.bool(), copy], dim=1)
-    keys = torch.where(valid, torch.cat([position, copy_key], dim=1), torch.inf)
-    order = torch.argsort(keys, dim=1, stable=True)
-    length = valid.sum(dim=1)
-    new_width = int(length.max())
-    order = order[:, :new_width]
-    inside = torch.arange(new_width)[None, :] < length[:, None]
-
-    def move(values: torch.Tensor, fill: int, copies: torch.Tensor | None = None) -> torch.Tensor:
-        moved = torch.cat([values, values if copies is None else copies], dim=1).gather(1, order)
-        return torch.where(inside, moved, torch.full_like(moved, fill))
-
     copy_ids = torch.where(first, copy_first.clamp_min(0), batch.input_ids)
-    return batch.replace(
-        input_ids=move(batch.input_ids, vocab.pad_id, copy_ids),
-        attention_mask=inside.to(batch.attention_mask.dtype),
-        keep_token=None if batch.keep_token is None else move(batch.keep_token, 0),
-        extra={key: move(value, 0) for key, value in batch.extra.items()},
-    )
+    return rearrange(batch, torch.ones_like(copy), vocab.pad_id, copy, copy_key, copy_ids)

@@ -1,7 +1,7 @@
 """The tensors every view works on: a tokenised batch and what the vocabulary says about each id.
 
 Views are vectorised over the batch: each one draws its random numbers as tensors, builds masks
-or counts with tensor ops, and changes lengths with one :func:`regather`, never a Python loop over
+or counts with tensor ops, and changes lengths with one :func:`rearrange`, never a Python loop over
 tokens. Word boundaries come from the vocabulary (a table over ids, built once), so a view needs
 only token ids, not the text or the tokenizer's per-call ``word_ids``.
 """
@@ -113,29 +113,42 @@ def rank_of(keys: Tensor, eligible: Tensor) -> Tensor:
     return torch.argsort(torch.argsort(keys, dim=1, stable=True), dim=1)
 
 
-def regather(batch: TokenBatch, counts: Tensor, pad_id: int) -> TokenBatch:
-    """Repeat token j of row i ``counts[i, j]`` times (0 deletes it), then re-pad: one vectorised pass.
+def rearrange(
+    batch: TokenBatch,
+    keep: Tensor,
+    pad_id: int,
+    copies: Tensor | None = None,
+    copy_key: Tensor | None = None,
+    copy_ids: Tensor | None = None,
+) -> TokenBatch:
+    """Drop tokens and insert copies of tokens in one vectorised pass, then re-pad.
 
-    Every per-token tensor (ids, ``keep_token``, ``extra``) moves with its token; padding positions
-    must have count 0. The attention mask is rebuilt from the new lengths.
+    Kept tokens (``keep``, padding never) stay in order; a token marked in ``copies`` gets a copy
+    placed by its sort key ``copy_key`` among the positions 0..L-1 (ids ``copy_ids``, default its
+    own). Every per-token tensor (``keep_token``, ``extra``) moves with its token and its copies;
+    the attention mask is rebuilt from the new lengths.
     """
-    counts = counts * batch.attention_mask.long()
-    lengths = counts.sum(dim=1)
-    rows, width = counts.shape[0], int(lengths.max()) if counts.numel() else 0
-    flat = counts.flatten()
-    row_of = torch.repeat_interleave(torch.arange(rows, device=counts.device), lengths)
-    starts = torch.cumsum(lengths, 0) - lengths
-    col_of = torch.arange(row_of.numel(), device=counts.device) - starts[row_of]
+    rows, width = keep.shape
+    position = torch.arange(width, dtype=torch.float64, device=keep.device)[None, :].expand(rows, width)
+    valid, keys = keep & batch.attention_mask.bool(), position
+    if copies is not None:
+        valid = torch.cat([valid, copies & batch.attention_mask.bool()], dim=1)
+        keys = torch.cat([position, copy_key], dim=1)
+    order = torch.argsort(torch.where(valid, keys, torch.inf), dim=1, stable=True)
+    length = valid.sum(dim=1)
+    new_width = int(length.max()) if rows else 0
+    order = order[:, :new_width]
+    inside = torch.arange(new_width, device=keep.device)[None, :] < length[:, None]
 
-    def move(values: Tensor, fill: int) -> Tensor:
-        out = values.new_full((rows, width), fill)
-        out[row_of, col_of] = torch.repeat_interleave(values.flatten(), flat)
-        return out
+    def move(values: Tensor, fill: int, copied: Tensor | None = None) -> Tensor:
+        if copies is not None:
+            values = torch.cat([values, values if copied is None else copied], dim=1)
+        moved = values.gather(1, order)
+        return torch.where(inside, moved, torch.full_like(moved, fill))
 
-    attention = (torch.arange(width, device=counts.device)[None, :] < lengths[:, None]).to(batch.attention_mask.dtype)
     return batch.replace(
-        input_ids=move(batch.input_ids, pad_id),
-        attention_mask=attention,
+        input_ids=move(batch.input_ids, pad_id, copy_ids),
+        attention_mask=inside.to(batch.attention_mask.dtype),
         keep_token=None if batch.keep_token is None else move(batch.keep_token, 0),
         extra={key: move(value, 0) for key, value in batch.extra.items()},
     )
