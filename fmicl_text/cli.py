@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from fmicl_text.errors import FmiclError
+from fmicl_text.errors import FmiclError, RunInterrupted
 
 # flag -> dotted recipe key. These names are part of the product's interface.
 TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
@@ -72,7 +74,22 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--views", default=None, metavar="SPEC", help=VIEWS_HELP)
     parser.add_argument("--no-dev", action="store_true", help="no dev evaluation or checkpoint selection")
     parser.add_argument("--no-final-eval", action="store_true", help="skip the final test suite")
-    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in a folder that holds a run (files this tool did not write are never touched)",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        metavar="latest|PATH",
+        help="continue the unfinished run in --output-dir from its last checkpoint (or from PATH)",
+    )
+    parser.add_argument(
+        "--allow-pickle", action="store_true", help="also load pickled .bin weights (only files you trust)"
+    )
     parser.add_argument(
         "--gather-across-devices", action="store_true", help="negatives from every process (DDP), with gradient"
     )
@@ -102,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     sts.add_argument("--text", default="senteval", choices=["senteval", "original"], help="STS text version")
     sts.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
     sts.add_argument("--output", default=None, help="write the scores as JSON to this file")
-    sts.add_argument("--batch-size", type=int, default=128)
+    sts.add_argument("--batch-size", type=int, default=128, help="sentences per encoding batch")
     sts.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
+    sts.add_argument("--allow-pickle", action="store_true", help="also load pickled .bin weights (trusted only)")
 
     from fmicl_text.evaluation.diagnostics import add_diagnostics_arguments
     from fmicl_text.evaluation.mteb_eval import add_mteb_arguments
@@ -154,6 +172,8 @@ def recipe_from_args(args: argparse.Namespace):
         overrides["eval.final_suite"] = None
     if args.overwrite:
         overrides["training.overwrite"] = True
+    if args.allow_pickle:
+        overrides["model.allow_pickle"] = True
     if args.gather_across_devices:
         overrides["loss.gather_across_devices"] = True
     # The loss name goes first so that loss parameters given with it apply to the new loss.
@@ -166,7 +186,7 @@ def run_train(args: argparse.Namespace) -> int:
     from fmicl_text.training import train
 
     recipe = recipe_from_args(args)
-    result = train(recipe)
+    result = train(recipe, resume=args.resume)
     if not result.is_main:
         return 0
     print(f"\nsaved to {result.output_dir} after {result.steps} steps ({result.seconds:.0f} s)")
@@ -181,8 +201,10 @@ def run_eval_sts(args: argparse.Namespace) -> int:
     from fmicl_text.evaluation.sts import load_suite, print_table, score_tasks
     from fmicl_text.modeling import load_model
 
+    if args.batch_size < 1:
+        raise FmiclError(f"--batch-size must be at least 1, got {args.batch_size}")
     tasks = load_suite(args.suite, text=args.text, data_dir=args.data_dir)  # bad data fails before the model loads
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     result = score_tasks(model, tasks, suite=args.suite, text=args.text, batch_size=args.batch_size)
     print_table(result, label=args.model)
     if args.output:
@@ -230,7 +252,16 @@ def run_views_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def resume_command(argv: list[str]) -> str:
+    """The command that continues an interrupted run: the same flags, ``--resume`` instead of ``--overwrite``."""
+    kept = [a for a in argv if a != "--overwrite"]
+    if "--resume" not in kept and not any(a.startswith("--resume=") for a in kept):
+        kept.append("--resume")
+    return shlex.join(["fmicl-text", *kept])
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -263,8 +294,22 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_report_cli(args)
     except FmiclError as exc:
-        print(f"error: {exc.format()}", file=sys.stderr)
-        return 2
+        if args.verbose:
+            traceback.print_exc()
+        if isinstance(exc, RunInterrupted):
+            exc.fix = f"resume with: {resume_command(argv)}"
+            print(f"stopped: {exc.format()}", file=sys.stderr)
+        else:
+            print(f"error: {exc.format()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if args.verbose:
+            traceback.print_exc()
+        hint = (
+            f"; to continue from the last checkpoint, if any: {resume_command(argv)}" if args.command == "train" else ""
+        )
+        print(f"\ninterrupted{hint}", file=sys.stderr)
+        return 130
     return 1
 
 

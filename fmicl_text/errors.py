@@ -13,6 +13,9 @@ from collections.abc import Iterable
 class FmiclError(Exception):
     """A problem the user can fix: bad input, a missing file, an unknown name."""
 
+    #: the CLI's exit status for this error
+    exit_code = 2
+
     def __init__(self, what: str, *, where: str | None = None, fix: str | None = None) -> None:
         self.what, self.where, self.fix = what, where, fix
         super().__init__(self.format())
@@ -32,3 +35,11 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"{hint}valid: {', '.join(choices)}"
+
+
+class RunInterrupted(FmiclError):
+    """Training stopped on SIGINT / SIGTERM after writing a checkpoint; the exit status is 128 + signal."""
+
+    def __init__(self, what: str, *, signal_number: int, where: str | None = None, fix: str | None = None) -> None:
+        super().__init__(what, where=where, fix=fix)
+        self.exit_code = 128 + signal_number

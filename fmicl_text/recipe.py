@@ -61,6 +61,12 @@ class TrainingConfig:
     batch_sampler: str = "random"
     dataloader_workers: int = 0
     overwrite: bool = False
+    # Checkpoints kept besides the best one (every ``eval.eval_steps``, and on SIGINT / SIGTERM).
+    keep_checkpoints: int = 1
+    # A non-finite loss or gradient: ``stop`` (before the update) or ``skip`` that batch's update.
+    on_nonfinite: str = "stop"
+    # With ``skip``: stop after this many non-finite batches in a row.
+    max_nonfinite_in_row: int = 5
 
 
 @dataclass
@@ -100,6 +106,80 @@ class Recipe:
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+BATCH_SAMPLERS = ("random", "no_duplicates")
+ON_NONFINITE = ("stop", "skip")
+# Keys that say how to run, not what is trained: a resumed run may change them.
+RUN_ONLY_KEYS = ("training.overwrite",)
+
+
+def _require(ok: bool, key: str, rule: str, value: Any, fix: str | None = None) -> None:
+    if not ok:
+        raise FmiclError(f"{key} must be {rule}, got {value!r}", fix=fix)
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise FmiclError(f"unknown {key} {value!r}", fix=did_you_mean(value, choices))
+
+
+def validate(recipe: Recipe) -> Recipe:
+    """Every value check that needs no model, data or torch, so bad values fail in well under a second."""
+    t, d, e = recipe.training, recipe.data, recipe.eval
+    _require(t.batch_size >= 2, "training.batch_size", "at least 2 (in-batch negatives)", t.batch_size)
+    _require(t.learning_rate > 0, "training.learning_rate", "> 0", t.learning_rate)
+    _require(0 <= t.warmup_ratio < 1, "training.warmup_ratio", "in [0, 1)", t.warmup_ratio)
+    _require(
+        t.max_steps == -1 or t.max_steps > 0,
+        "training.max_steps",
+        "a positive number of steps, or -1 for --epochs epochs",
+        t.max_steps,
+        fix="0 steps would train nothing",
+    )
+    _require(t.max_steps > 0 or t.epochs > 0, "training.epochs", "> 0", t.epochs)
+    _require(t.weight_decay >= 0, "training.weight_decay", ">= 0", t.weight_decay)
+    _require(t.logging_steps >= 1, "training.logging_steps", ">= 1", t.logging_steps)
+    _require(t.dataloader_workers >= 0, "training.dataloader_workers", ">= 0", t.dataloader_workers)
+    _require(t.keep_checkpoints >= 1, "training.keep_checkpoints", ">= 1", t.keep_checkpoints)
+    _require(t.max_nonfinite_in_row >= 1, "training.max_nonfinite_in_row", ">= 1", t.max_nonfinite_in_row)
+    _one_of("training.precision", t.precision, PRECISIONS)
+    _one_of("training.batch_sampler", t.batch_sampler, BATCH_SAMPLERS)
+    _one_of("training.on_nonfinite", t.on_nonfinite, ON_NONFINITE)
+    _require(d.max_seq_length >= 2, "data.max_seq_length", ">= 2 (room for the special tokens)", d.max_seq_length)
+    _require(d.max_samples is None or d.max_samples >= 1, "data.max_samples", ">= 1 (or null: all)", d.max_samples)
+    _require(e.eval_steps >= 1, "eval.eval_steps", ">= 1", e.eval_steps)
+    _require(e.batch_size >= 1, "eval.batch_size", ">= 1", e.batch_size)
+    _require(e.i_nce_batches >= 1, "eval.i_nce_batches", ">= 1", e.i_nce_batches)
+    recipe.model.validate()
+    return recipe
+
+
+def differences(saved: Recipe, given: Recipe, ignore: tuple[str, ...] = RUN_ONLY_KEYS) -> list[str]:
+    """``key: saved -> given`` for every recipe key whose value differs (loss parameters included)."""
+
+    def flat(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            if isinstance(value, dict) and key not in ("params",):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[prefix + key] = value
+        return out
+
+    a, b = flat(saved.to_dict()), flat(given.to_dict())
+    unset = object()
+
+    def show(value: Any) -> str:
+        return "unset" if value is unset else repr(value)
+
+    keys = sorted(set(a) | set(b))
+    return [
+        f"{k}: {show(a.get(k, unset))} -> {show(b.get(k, unset))}"
+        for k in keys
+        if k not in ignore and a.get(k, unset) != b.get(k, unset)
+    ]
 
 
 SECTIONS = {

@@ -32,11 +32,18 @@ class ContrastiveLoss(nn.Module):
     config_keys: ClassVar[tuple[str, ...]] = ()
     #: whether a third (hard-negative) column is used; losses that cannot use it reject it
     accepts_negatives: ClassVar[bool] = False
+    #: parameter -> (switch parameter, its values under which the parameter is used): setting an unused
+    #: parameter to a non-default value is an error, since it would be recorded yet change nothing
+    applies_when: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {}
 
     def __init__(self, model: nn.Module, gather_across_devices: bool = False) -> None:
         super().__init__()
         self.model = model
         self.gather_across_devices = gather_across_devices
+        # True: a non-finite loss raises NonFiniteLossError before backward. False (the trainer's
+        # ``on_nonfinite: skip``): it is recorded in ``nonfinite_parts`` and the update is dropped later.
+        self.raise_on_nonfinite = True
+        self.nonfinite_parts: dict[str, float] | None = None
 
     def objective(self, u: Tensor, v: Tensor, negatives: Tensor | None = None) -> dict[str, Tensor]:
         raise NotImplementedError
@@ -69,7 +76,10 @@ class ContrastiveLoss(nn.Module):
             embeddings = [gather_with_grad(e) for e in embeddings]
         parts = self.objective(*embeddings)
         if not torch.isfinite(sum(parts.values())):  # one scalar sync per step: cheap next to the encoder
-            raise NonFiniteLossError({key: value.item() for key, value in parts.items()})
+            found = {key: value.item() for key, value in parts.items()}
+            if self.raise_on_nonfinite:
+                raise NonFiniteLossError(found)
+            self.nonfinite_parts = found
         return parts
 
     def get_config_dict(self) -> dict[str, Any]:

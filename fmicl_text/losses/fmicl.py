@@ -36,6 +36,11 @@ class FMICLLoss(ContrastiveLoss):
 
     config_keys = ("divergence", "similarity", "sigma", "alpha", "temperature", "negatives", "tsallis_alpha")
     accepts_negatives = True
+    applies_when = {
+        "tsallis_alpha": ("divergence", ("tsallis",)),
+        "sigma": ("similarity", ("gaussian",)),
+        "temperature": ("similarity", ("cosine",)),
+    }
 
     def __init__(
         self,

@@ -147,9 +147,8 @@ def fmicl(
     from fmicl_text.losses.divergences import get_divergence
 
     _check_pair(u, v)
-    _check_positive(sigma=sigma, temperature=temperature)
-    if not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    # alpha = 0 would drop the negatives, i.e. collapse: not an objective worth running.
+    _check_positive(sigma=sigma, temperature=temperature, alpha=alpha)
     if similarity not in SIMILARITIES:
         raise ValueError(f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)}")
     if negatives not in NEGATIVE_PAIRS:
@@ -208,7 +207,7 @@ def alignment_uniformity(
 ) -> dict[str, Tensor]:
     """Alignment + lambda * (U(u) + U(v)) / 2 (Wang & Isola 2020), parts ``alignment``, ``uniformity``."""
     _check_pair(u, v)
-    _check_positive(align_alpha=align_alpha, t=t)
+    _check_positive(align_alpha=align_alpha, t=t, lam=lam)
     return {
         "alignment": alignment(u, v, align_alpha),
         "uniformity": lam * (uniformity(u, t) + uniformity(v, t)) / 2.0,
@@ -287,7 +286,7 @@ def generalized_contrastive(
     _check_pair(u, v)
     if prior not in PRIORS:
         raise ValueError(f"unknown prior {prior!r}; valid: {', '.join(PRIORS)}")
-    _check_positive(temperature=temperature, num_projections=num_projections)
+    _check_positive(temperature=temperature, num_projections=num_projections, lam=lam)
     normalise = prior in ("logsumexp", "hypersphere")
     u, v = (_unit(u), _unit(v)) if normalise else (_wide(u), _wide(v))
     align = (u - v).pow(2).sum(dim=1).mean() / 2.0
@@ -354,9 +353,7 @@ def kcl(u: Tensor, v: Tensor, kernel: str = "gaussian", gamma: float = 16.0, t: 
     ``positive = -mean_i k(u_i, v_i)``; ``negative = gamma * mean_{i != j} k(u_i, u_j)``.
     """
     _check_pair(u, v)
-    _check_positive(t=t)
-    if not gamma >= 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma}")
+    _check_positive(t=t, gamma=gamma)
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
     u, v = _unit(u), _unit(v)

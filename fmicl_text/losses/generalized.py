@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from fmicl_text.losses.base import ContrastiveLoss
-from fmicl_text.losses.functional import generalized_contrastive
+from fmicl_text.losses.functional import SAMPLED_PRIORS, generalized_contrastive
 
 
 class GeneralizedContrastiveLoss(ContrastiveLoss):
@@ -28,6 +28,11 @@ class GeneralizedContrastiveLoss(ContrastiveLoss):
     """
 
     config_keys = ("prior", "lam", "temperature", "num_projections", "seed")
+    applies_when = {
+        "temperature": ("prior", ("logsumexp",)),
+        "num_projections": ("prior", SAMPLED_PRIORS),
+        "seed": ("prior", SAMPLED_PRIORS),
+    }
 
     def __init__(
         self,

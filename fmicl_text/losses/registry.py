@@ -54,6 +54,14 @@ def build(name: str, model: nn.Module, **params: Any) -> nn.Module:
     for key in params:
         if key not in known:
             raise FmiclError(f"loss {name!r} has no parameter {key!r}", fix=did_you_mean(key, known))
+    resolved = {**known, **params}
+    for key, (switch, values) in getattr(cls, "applies_when", {}).items():
+        if key in params and params[key] != known[key] and resolved[switch] not in values:
+            raise FmiclError(
+                f"loss {name!r}: {key} is used only when {switch} is {' or '.join(values)}, "
+                f"but {switch} is {resolved[switch]!r}",
+                fix=f"drop {key}, or set {switch} to {values[0]}",
+            )
     try:
         return cls(model, **params)
     except (ValueError, TypeError) as exc:

@@ -37,7 +37,16 @@ class ModelConfig:
     mlp_only_train: bool = True
     # Dropout of the encoder (hidden and attention); None keeps the checkpoint's own (0.1 for BERT).
     dropout: float | None = None
+    # Run the model repository's own Python code (only for models you trust).
     trust_remote_code: bool = False
+    # Also load pickled weights (``pytorch_model.bin``): unpickling can run code, so only for files you trust.
+    allow_pickle: bool = False
+
+    def validate(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise FmiclError(f"unknown pooling {self.pooling!r}", fix=did_you_mean(self.pooling, POOLINGS))
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise FmiclError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
 
 def resolve_model_path(name_or_path: str) -> str:
@@ -59,6 +68,31 @@ def resolve_model_path(name_or_path: str) -> str:
     return name_or_path
 
 
+def check_weights(path: str, *, allow_pickle: bool = False) -> dict:
+    """Refuse a local folder without weights, or with pickled weights only unless ``allow_pickle``.
+
+    Returns the ``model_kwargs`` that keep transformers on safetensors (also for Hub names).
+    """
+    folder = Path(path)
+    if folder.is_dir():
+        found = [*folder.glob("*.safetensors"), *folder.glob("*/*.safetensors")]
+        pickled = [p for pattern in ("*.bin", "*/*.bin", "*.pt", "*/*.pt") for p in folder.glob(pattern)]
+        pickled = [p for p in pickled if p.name not in ("training_args.bin",)]
+        if not found and not pickled:
+            raise FmiclError(
+                "the model folder has no weights (no *.safetensors file)",
+                where=str(folder),
+                fix="pass a folder saved by save_pretrained / SentenceTransformer.save, or a model name",
+            )
+        if not found and not allow_pickle:
+            raise FmiclError(
+                f"the model folder has pickled weights only ({pickled[0].name}); unpickling a file can run code",
+                where=str(folder),
+                fix="convert them to safetensors, or pass --allow-pickle (model.allow_pickle: true) if you trust them",
+            )
+    return {} if allow_pickle else {"use_safetensors": True}
+
+
 def _load_error(what: str, name: str, exc: Exception, fix: str) -> FmiclError:
     """One message for a model that won't load, saying when offline mode is why a Hub name fails."""
     if os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -66,12 +100,14 @@ def _load_error(what: str, name: str, exc: Exception, fix: str) -> FmiclError:
     return FmiclError(f"cannot load the {what} {name!r}: {exc}".splitlines()[0], fix=fix)
 
 
-def load_model(name_or_path: str, *, device: str | None = None):
+def load_model(name_or_path: str, *, device: str | None = None, allow_pickle: bool = False):
     """A saved sentence-transformers model (folder or name) for evaluation, with a clear error if it won't load."""
+    path = resolve_model_path(name_or_path)
+    safe = check_weights(path, allow_pickle=allow_pickle)  # before the slow import
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(resolve_model_path(name_or_path), device=device)
+        return SentenceTransformer(path, device=device, model_kwargs=safe)
     except (OSError, ValueError) as exc:
         raise _load_error(
             "model", name_or_path, exc, "pass a saved model folder or a sentence-transformers name"
@@ -95,17 +131,15 @@ def load_tokenizer(name_or_path: str):
 
 def build_model(config: ModelConfig, *, device: str | None = None):
     """A SentenceTransformer with SimCSE's pooling (and train-only MLP head when asked)."""
+    config.validate()
+    path = resolve_model_path(config.name_or_path)
+    safe = check_weights(path, allow_pickle=config.allow_pickle)  # before the slow imports
+
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer
 
     from fmicl_text.modeling.modules import FirstLastAvgPooling, TrainOnlyDense
 
-    if config.pooling not in POOLINGS:
-        raise FmiclError(f"unknown pooling {config.pooling!r}", fix=did_you_mean(config.pooling, POOLINGS))
-    if config.dropout is not None and not 0.0 <= config.dropout < 1.0:
-        raise FmiclError(f"dropout must be in [0, 1), got {config.dropout}")
-
-    path = resolve_model_path(config.name_or_path)
     config_kwargs: dict = {}
     if config.dropout is not None:
         config_kwargs.update(hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout)
@@ -115,7 +149,7 @@ def build_model(config: ModelConfig, *, device: str | None = None):
     try:
         transformer = Transformer(
             path,
-            model_kwargs=dict(remote),
+            model_kwargs={**remote, **safe},
             processor_kwargs=dict(remote),
             config_kwargs={**config_kwargs, **remote},
         )

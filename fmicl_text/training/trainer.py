@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmicl_text.errors import FmiclError, did_you_mean
-from fmicl_text.recipe import LossConfig, Recipe
+from fmicl_text import recipe as recipe_module
+from fmicl_text.errors import FmiclError, RunInterrupted
+from fmicl_text.recipe import LossConfig, Recipe, validate
+from fmicl_text.training.run_folder import LOG_FILE, RECIPE_FILE, RESULTS_FILE, RunFolder, step_of
 
 logger = logging.getLogger(__name__)
 
-RECIPE_FILE = "fmicl_recipe.yaml"
-RESULTS_FILE = "eval_results.json"
-LOG_FILE = "training_log.json"
 # recipe name -> sentence-transformers' batch sampler
 BATCH_SAMPLERS = {"random": "batch_sampler", "no_duplicates": "no_duplicates"}
+assert tuple(BATCH_SAMPLERS) == recipe_module.BATCH_SAMPLERS
 
 
 @dataclass
@@ -46,54 +46,36 @@ def precision_flags(precision: str) -> dict[str, bool]:
     cuda = torch.cuda.is_available()
     if precision == "auto":
         precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
-    if precision not in ("fp32", "fp16", "bf16"):
-        raise FmiclError(f"unknown precision {precision!r}", fix="use auto, fp32, fp16 or bf16")
     if precision == "fp16" and not cuda:
         raise FmiclError("fp16 training needs a CUDA GPU", fix="use --precision bf16 or fp32 on CPU")
     return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
 
 
-def _check_output_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise FmiclError("the output path is a file, not a folder", where=str(out))
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = None) -> TrainResult:
+    """Run a recipe; returns where the model went and its scores.
+
+    ``callbacks``: extra trainer callbacks. ``resume``: ``latest`` or a checkpoint folder, to continue
+    the unfinished run in ``training.output_dir`` (same recipe) instead of starting one.
+    Every check that needs no model runs before the heavy imports and before anything is written.
+    """
+    start = time.time()
+    validate(recipe)
+    tc, ec = recipe.training, recipe.eval
+    out = Path(tc.output_dir)
+    folder = RunFolder(out)
+    if resume is not None and tc.overwrite:
         raise FmiclError(
-            "the output folder is not empty",
-            where=str(out),
-            fix="pass another --output-dir, or --overwrite to write over the files this tool made there",
+            "--resume continues the run in the output folder, --overwrite starts it again", fix="pass one of them"
         )
+    resume_from = folder.prepare(recipe.to_dict(), overwrite=tc.overwrite, resume=resume)
 
-
-def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
-    """Run a recipe; returns where the model went and its scores. ``callbacks``: extra trainer callbacks."""
     import torch
-    import transformers
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.base.evaluation import SequentialEvaluator
 
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
-    from fmicl_text.evaluation.evaluators import DiagnosticsEvaluator, StsEvaluator
-    from fmicl_text.evaluation.sts import load_suite, score_tasks
-    from fmicl_text.losses.base import NonFiniteLossError
-    from fmicl_text.modeling import build_model, strip_train_only_modules
-    from fmicl_text.reporting.model_card import write_run_section
-    from fmicl_text.training.callbacks import EvaluateAtEnd
-    from fmicl_text.views.collator import ViewsDataCollator
+    from fmicl_text.evaluation.sts import load_suite
 
-    start = time.time()
-    tc, ec = recipe.training, recipe.eval
-    out = Path(tc.output_dir)
-    _check_output_dir(out, tc.overwrite)
-    if tc.batch_size < 2:
-        raise FmiclError(f"batch size must be at least 2 for in-batch negatives, got {tc.batch_size}")
-    flags = precision_flags(tc.precision)
-    if tc.batch_sampler not in BATCH_SAMPLERS:
-        raise FmiclError(
-            f"unknown batch sampler {tc.batch_sampler!r}", fix=did_you_mean(tc.batch_sampler, BATCH_SAMPLERS)
-        )
-
-    # Validate everything cheap before the model is loaded (the loss on a placeholder model).
+    # The loss on a placeholder model: unknown names and bad parameters fail before the encoder loads.
     loss_params = {**losses.loss_parameters(recipe.loss.name), **recipe.loss.params}
     accepts_negatives = losses.build(recipe.loss.name, torch.nn.Identity(), **recipe.loss.params).accepts_negatives
     dataset, report = load_training_data(
@@ -108,12 +90,75 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         )
     if len(dataset) < tc.batch_size:
         raise FmiclError(f"the training data has {len(dataset)} rows, fewer than one batch of {tc.batch_size}")
+    final_tasks = load_suite(ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir) if ec.final_suite else None
+    flags = precision_flags(tc.precision)
+
+    trainer, dev, guard, stop = _build_trainer(recipe, dataset, flags, callbacks)
+    folder.start(recipe.to_dict(), fresh=resume is None)
+    if resume_from is not None:
+        trainer.load_extra_state(resume_from)
+        trainer.data_collator.batches = step_of(resume_from) or 0  # one batch a step (no accumulation)
+        logger.info("resuming from %s", resume_from)
+    try:
+        with stop:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except FloatingPointError as exc:  # NonFiniteLossError or NonFiniteGradientError: before any bad update
+        last = folder.last_checkpoint()
+        what = getattr(exc, "parts", None) or "non-finite gradients"
+        raise FmiclError(
+            f"the loss or its gradients became non-finite at step {trainer.state.global_step + 1}: {what}",
+            where=str(out),
+            fix=f"training stopped before the update; the last good checkpoint is {last or 'none yet'}; lower the "
+            "learning rate, raise the temperature, use fp32, or set training.on_nonfinite: skip",
+        ) from None
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if "out of memory" not in str(exc) and "can't allocate memory" not in str(exc):
+            raise
+        raise FmiclError(
+            f"out of memory at step {trainer.state.global_step + 1} (batch {tc.batch_size}, "
+            f"max length {recipe.data.max_seq_length})",
+            where=str(exc).splitlines()[0][:200],
+            fix="lower --batch-size or --max-seq-length, or use --precision bf16 on a GPU that supports it",
+        ) from None
+    state = trainer.state
+    if stop.received:
+        import signal
+
+        last = folder.last_checkpoint()
+        raise RunInterrupted(
+            f"{stop.received} at step {state.global_step}: checkpoint written",
+            signal_number=int(getattr(signal, stop.received)),
+            where=str(last),
+            fix="rerun the same command with --resume",
+        )
+    if not trainer.is_world_process_zero():  # under DDP, one process evaluates and writes the folder
+        return TrainResult(
+            out, state.global_step, state.best_metric, step_of(state.best_model_checkpoint), 0.0, is_main=False
+        )
+    return _finalize_run(recipe, trainer, dev, final_tasks, folder, loss_params, report, guard, start)
+
+
+def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbacks: list | None):
+    """The model, loss, evaluators, collator and trainer of a recipe (the heavy imports happen here)."""
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.evaluation import SequentialEvaluator
+
+    from fmicl_text import losses
+    from fmicl_text.evaluation.evaluators import DiagnosticsEvaluator, StsEvaluator
+    from fmicl_text.modeling import build_model
+    from fmicl_text.training.callbacks import EvaluateAtEnd, NonFiniteGuard, StopOnSignal
+    from fmicl_text.training.fmicl_trainer import FmiclTrainer
+    from fmicl_text.views.collator import ViewsDataCollator
+
+    tc, ec = recipe.training, recipe.eval
+    out = Path(tc.output_dir)
     dev = (
         StsEvaluator(suite=ec.dev, text=ec.text, data_dir=recipe.data.data_dir, batch_size=ec.batch_size)
         if ec.dev
         else None
     )
-    final_tasks = load_suite(ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir) if ec.final_suite else None
     evaluator = dev
     if dev is not None and ec.diagnostics:
         diagnostics = DiagnosticsEvaluator(
@@ -153,7 +198,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         eval_steps=eval_steps,
         save_strategy="steps",
         save_steps=eval_steps,
-        save_total_limit=1,
+        save_total_limit=None,  # FmiclTrainer keeps the last K and the best itself
         load_best_model_at_end=dev is not None,
         metric_for_best_model=f"eval_{dev.primary_metric}" if dev else None,
         greater_is_better=True,
@@ -170,32 +215,33 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     # Truncate training inputs only: evaluation encodes full sentences, as SimCSE does. The views act
     # after truncation (a repeated word may lengthen a view past max_seq_length, as in ESimCSE).
     collator = ViewsDataCollator(model, recipe.views, seed=tc.seed, max_length=recipe.data.max_seq_length)
-    trainer = SentenceTransformerTrainer(
+    guard = NonFiniteGuard(loss, tc.on_nonfinite, tc.max_nonfinite_in_row)
+    stop = StopOnSignal()
+    trainer = FmiclTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         loss=loss,
         evaluator=evaluator,
         data_collator=collator,
-        callbacks=[EvaluateAtEnd(), *(callbacks or [])],
+        callbacks=[EvaluateAtEnd(), guard, stop, *(callbacks or [])],
+        keep=tc.keep_checkpoints,
+        extra_state={"nonfinite": guard},
     )
-    try:
-        trainer.train()
-    except NonFiniteLossError as exc:
-        # Raised inside the forward pass, before backward: no bad update reached the weights or a checkpoint.
-        last = _last_checkpoint(out / "checkpoints")
-        raise FmiclError(
-            f"the loss became non-finite at step {trainer.state.global_step + 1}: {exc.parts}",
-            where=str(out),
-            fix=f"training stopped; the last good checkpoint is {last or 'none (no checkpoint was written yet)'}; "
-            "lower the learning rate, raise the temperature, or use fp32",
-        ) from None
-    state = trainer.state
-    if not trainer.is_world_process_zero():  # under DDP, one process evaluates and writes the folder
-        return TrainResult(
-            out, state.global_step, state.best_metric, _step_of(state.best_model_checkpoint), 0.0, is_main=False
-        )
+    return trainer, dev, guard, stop
 
+
+def _finalize_run(
+    recipe, trainer, dev, final_tasks, folder: RunFolder, loss_params, report, guard, start
+) -> TrainResult:
+    """Strip train-only modules, score the kept model, and write the folder atomically (staging, then rename)."""
+    import torch
+
+    from fmicl_text.evaluation.sts import score_tasks
+    from fmicl_text.modeling import strip_train_only_modules
+    from fmicl_text.reporting.model_card import write_run_section
+
+    ec, state = recipe.eval, trainer.state
     model = trainer.model
     strip_train_only_modules(model)
     model.eval()
@@ -206,11 +252,12 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     if final_tasks is not None:
         test = score_tasks(model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size)
     best_dev = state.best_metric
-    best_step = _step_of(state.best_model_checkpoint)
+    best_step = step_of(state.best_model_checkpoint)
 
-    model.save(str(out))
+    staging = folder.staging()
+    model.save(str(staging))
     resolved = dataclasses.replace(recipe, loss=LossConfig(recipe.loss.name, loss_params))
-    resolved.save(out / RECIPE_FILE)
+    resolved.save(staging / RECIPE_FILE)
     results: dict[str, Any] = {
         "recipe": recipe.name,
         "base_model": recipe.model.name_or_path,
@@ -218,17 +265,20 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         "views": recipe.views.describe(),
         "data": report.summary(),
         "steps": state.global_step,
+        "skipped_steps": guard.skipped,
         "dev": {"suite": ec.dev, "best": best_dev, "best_step": best_step},
         "seconds": round(time.time() - start, 1),
         "device": str(model.device),
-        "world_size": args.world_size,
+        "world_size": trainer.args.world_size,
         "torch": torch.__version__,
     }
+    out = folder.path
     if test is not None:
         results["test"] = test.to_json(model_name=str(out))
-    (out / RESULTS_FILE).write_text(json.dumps(results, indent=2), encoding="utf-8")
-    (out / LOG_FILE).write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
-    write_run_section(out / "README.md", recipe=resolved, results=results, test=test)
+    (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (staging / LOG_FILE).write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
+    write_run_section(staging / "README.md", recipe=resolved, results=results, test=test)
+    folder.publish_final(staging)
     return TrainResult(
         output_dir=out,
         steps=state.global_step,
@@ -237,15 +287,3 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         seconds=results["seconds"],
         test=test,
     )
-
-
-def _step_of(checkpoint: str | None) -> int | None:
-    if not checkpoint:
-        return None
-    tail = Path(checkpoint).name.rpartition("-")[2]
-    return int(tail) if tail.isdigit() else None
-
-
-def _last_checkpoint(folder: Path) -> str | None:
-    found = sorted(folder.glob("checkpoint-*"), key=lambda p: _step_of(str(p)) or -1)
-    return str(found[-1]) if found else None

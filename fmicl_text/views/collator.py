@@ -43,7 +43,9 @@ class ViewsDataCollator(SentenceTransformerDataCollator):
         self.views = views or ViewsConfig()
         self.seed = seed
         self.pipeline = None if self.views.is_identity else ViewPipeline(self.views, model_vocab(model), seed)
-        self._worker: int | None = None
+        # Batches drawn so far: batch i's views are seeded by (seed, i), so a run resumed at step N
+        # draws what an uninterrupted one would (set ``batches = N``), however far the loader prefetched.
+        self.batches = 0
         if self.views.uses_embedding_masks:
             hooks.install(model)
 
@@ -52,9 +54,10 @@ class ViewsDataCollator(SentenceTransformerDataCollator):
         if self.pipeline is None:
             return batch
         worker = torch.utils.data.get_worker_info()
-        if worker is not None and self._worker != worker.id:  # each data-loader worker draws its own views
-            self._worker = worker.id
-            self.pipeline.generator.manual_seed(self.seed + 1_000_003 * (worker.id + 1))
+        # A data-loader worker counts its own batches; its seed (new each epoch) keeps the workers apart.
+        key = (self.seed, self.batches) if worker is None else (self.seed, worker.seed, self.batches)
+        self.pipeline.generator.manual_seed(hash(key) & 0x7FFF_FFFF_FFFF_FFFF)  # int tuples hash the same everywhere
+        self.batches += 1
         columns = [key[: -len(_IDS) - 1] for key in batch if key.endswith("_" + _IDS)]
         viewed = self.view_columns([self.view_features(batch, column) for column in columns])
         for column, column_features in zip(columns, viewed, strict=True):

@@ -74,8 +74,31 @@ def test_bad_config_errors(tiny_bert, tmp_path):
     with pytest.raises(FmiclError, match="dropout"):
         build_model(ModelConfig(tiny_bert, dropout=1.5))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FmiclError, match="cannot load the encoder"):
+    with pytest.raises(FmiclError, match="no weights"):
         build_model(ModelConfig(str(tmp_path / "empty")))
+    with pytest.raises(FmiclError, match="cannot load the encoder"):
+        build_model(ModelConfig(str(tmp_path / "not-a-model-name")))
+
+
+def test_weights_are_safetensors_unless_pickle_is_allowed(tiny_bert, tmp_path):
+    """A folder with only pickled weights is refused (unpickling runs code) unless the user opts in."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_bert, folder)
+    weights = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    torch.save(weights, folder / "pytorch_model.bin")
+    before = (folder / "pytorch_model.bin").read_bytes()
+    with pytest.raises(FmiclError, match="pickled weights only") as info:
+        build_model(ModelConfig(str(folder), pooling="mean"))
+    assert "--allow-pickle" in str(info.value)
+    assert (folder / "pytorch_model.bin").read_bytes() == before
+    model = build_model(ModelConfig(str(folder), pooling="mean", allow_pickle=True))
+    loaded = model[0].auto_model.embeddings.word_embeddings.weight
+    torch.testing.assert_close(loaded, weights["embeddings.word_embeddings.weight"])
 
 
 def test_packaged_minilm_resolves_offline(minilm_path):

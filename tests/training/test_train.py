@@ -75,7 +75,7 @@ def test_refuses_non_empty_output_and_small_batches(tiny_bert, tiny_data_home, t
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep.txt").write_text("user file")
-    with pytest.raises(FmiclError, match="not empty"):
+    with pytest.raises(FmiclError, match="files this tool did not write: keep.txt"):
         train(_recipe(tiny_bert, tiny_data_home, out))
     assert (out / "keep.txt").read_text() == "user file"
     with pytest.raises(FmiclError, match="at least 2"):

@@ -1,0 +1,78 @@
+"""sentence-transformers' trainer with atomic checkpoints that also hold our own training state.
+
+transformers writes a checkpoint in place, file by file; a crash mid-write leaves a folder that
+resume would take for a checkpoint. Here the trainer's own ``_save_checkpoint`` writes into a
+hidden staging folder, and the complete, fsynced folder is renamed into place; then all but the
+last K checkpoints and the best one are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Protocol
+
+from sentence_transformers import SentenceTransformerTrainer
+from transformers.trainer import TRAINER_STATE_NAME
+
+from fmicl_text.training.run_folder import STAGING, TRAINING_STATE_FILE, keep_checkpoints, publish
+
+
+class Stateful(Protocol):
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class FmiclTrainer(SentenceTransformerTrainer):
+    """``SentenceTransformerTrainer`` + atomic checkpoints, keep-last-K-and-best, and ``extra_state``.
+
+    ``extra_state``: name -> object with ``state_dict()`` / ``load_state_dict()`` (JSON-able), saved in
+    every checkpoint (``fmicl_state.json``) and restored by :meth:`load_extra_state` before resuming.
+    """
+
+    def __init__(self, *args: Any, keep: int = 1, extra_state: dict[str, Stateful] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.keep = keep
+        self.extra_state = extra_state or {}
+        self._staging: Path | None = None
+
+    def _get_output_dir(self, trial: Any) -> str:
+        return str(self._staging) if self._staging is not None else super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        run_dir = Path(super()._get_output_dir(trial))
+        staging = run_dir / STAGING
+        if self.args.should_save:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+        self.accelerator.wait_for_everyone()  # every process writes its RNG state into the staging folder
+        self._staging = staging
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging = None
+        self.accelerator.wait_for_everyone()
+        if not self.args.should_save:
+            return
+        name = f"checkpoint-{self.state.global_step}"
+        # The trainer looked for the best checkpoint in the staging folder: point at the published one.
+        best = self.state.best_global_step
+        if best and ((run_dir / f"checkpoint-{best}").is_dir() or best == self.state.global_step):
+            self.state.best_model_checkpoint = str(run_dir / f"checkpoint-{best}")
+        self.state.save_to_json(str(staging / name / TRAINER_STATE_NAME))
+        extra = {key: obj.state_dict() for key, obj in self.extra_state.items()}
+        (staging / name / TRAINING_STATE_FILE).write_text(json.dumps(extra), encoding="utf-8")
+        publish(staging / name, run_dir / name)
+        shutil.rmtree(staging, ignore_errors=True)
+        keep_checkpoints(run_dir, self.keep, self.state.best_model_checkpoint)
+
+    def load_extra_state(self, checkpoint: str | Path) -> None:
+        file = Path(checkpoint) / TRAINING_STATE_FILE
+        if not file.is_file():
+            return
+        saved = json.loads(file.read_text(encoding="utf-8"))
+        for key, obj in self.extra_state.items():
+            if key in saved:
+                obj.load_state_dict(saved[key])
