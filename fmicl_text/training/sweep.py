@@ -11,6 +11,7 @@ another in this process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -68,11 +69,22 @@ def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Pa
     overrides.update(
         {
             "training.output_dir": str(out / "points" / f"{view}-{param}{value:g}-{side}"),
-            "training.overwrite": True,  # an unfinished point of this sweep restarts in its own folder
+            "training.overwrite": True,  # a point's folder is the sweep's own: a stale one is replaced
             "eval.final_suite": None,
         }
     )
     return apply_overrides(recipe, overrides)
+
+
+def _continue_or_restart(recipe) -> tuple[Any, str | None]:
+    """A point killed mid-training continues from its last checkpoint; anything else in its folder restarts."""
+    from fmicl_text.recipe import differences, recipe_from_dict
+    from fmicl_text.training.run_folder import RunFolder
+
+    state = RunFolder(Path(recipe.training.output_dir)).run_state()
+    if state and not state.get("finished") and not differences(recipe_from_dict(state["recipe"]), recipe):
+        return dataclasses.replace(recipe, training=dataclasses.replace(recipe.training, overwrite=False)), "latest"
+    return recipe, None
 
 
 def point_key(recipe) -> str:
@@ -130,7 +142,8 @@ def run_point(recipe, *, mi_temperature: float, mi_batches: int) -> dict[str, An
     from fmicl_text.training.trainer import train
 
     start = time.time()
-    result = train(recipe)
+    recipe, resume = _continue_or_restart(recipe)
+    result = train(recipe, resume=resume)
     if result.best_dev is None:
         raise FmiclError("a sweep point needs a dev score", fix="keep eval.dev (stsb-dev) in the recipe")
     model = load_model(str(result.output_dir))

@@ -69,3 +69,38 @@ def test_shared_bits_sweeps_like_a_view(tiny_bert, tiny_data_home, tmp_path):
     recipe = point_recipe(_recipe(tiny_bert, tiny_data_home), "shared_bits", "rate", 2.0, "both", tmp_path)
     assert recipe.views.shared_bits == 2 and recipe.views.a == recipe.views.b == []
     assert recipe.eval.final_suite is None and str(tmp_path / "points") in recipe.training.output_dir
+
+
+def test_a_point_stopped_mid_training_continues_from_its_checkpoint(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    import os
+    import signal
+    from pathlib import Path
+
+    from transformers import TrainerCallback
+
+    from fmicl_text.errors import RunInterrupted
+    from fmicl_text.training import trainer as trainer_module
+
+    out = tmp_path / "sweep"
+    recipe = apply_overrides(_recipe(tiny_bert, tiny_data_home), {"training.max_steps": 4, "eval.eval_steps": 2})
+    point = sweep_module.point_recipe(recipe, "word_deletion", "rate", 0.1, "both", out)
+
+    class SigintInStep3(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 2:  # during step 3
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(RunInterrupted):
+        trainer_module.train(point, callbacks=[SigintInStep3()])
+    assert (Path(point.training.output_dir) / "checkpoints" / "checkpoint-3").is_dir()
+
+    calls = []
+    real = trainer_module.train
+
+    def recording(recipe, *args, **kwargs):
+        calls.append(kwargs.get("resume"))
+        return real(recipe, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train", recording)
+    rows = sweep(recipe, view="word_deletion", values=[0.1], output_dir=out, mi_batches=1)
+    assert calls == ["latest"] and rows[0]["steps"] == 4
