@@ -72,10 +72,10 @@ class NonFiniteGuard(TrainerCallback):
             logs["skipped_steps"] = self.skipped
         return control
 
-    def state_dict(self) -> dict[str, int]:
+    def checkpoint_state(self, step: int) -> dict[str, int]:
         return {"skipped": self.skipped, "in_row": self.in_row}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def restore_state(self, state: dict[str, int]) -> None:
         self.skipped, self.in_row = int(state.get("skipped", 0)), int(state.get("in_row", 0))
 
 

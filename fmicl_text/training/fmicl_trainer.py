@@ -20,15 +20,16 @@ from fmicl_text.training.run_folder import STAGING, TRAINING_STATE_FILE, keep_ch
 
 
 class Stateful(Protocol):
-    def state_dict(self) -> dict[str, Any]: ...
+    def checkpoint_state(self, step: int) -> dict[str, Any]:
+        """JSON-able state to save in the checkpoint of ``step``."""
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def restore_state(self, state: dict[str, Any]) -> None: ...
 
 
 class FmiclTrainer(SentenceTransformerTrainer):
     """``SentenceTransformerTrainer`` + atomic checkpoints, keep-last-K-and-best, and ``extra_state``.
 
-    ``extra_state``: name -> object with ``state_dict()`` / ``load_state_dict()`` (JSON-able), saved in
+    ``extra_state``: name -> object with ``checkpoint_state(step)`` / ``restore_state()`` (JSON), saved in
     every checkpoint (``fmicl_state.json``) and restored by :meth:`load_extra_state` before resuming.
     """
 
@@ -62,7 +63,7 @@ class FmiclTrainer(SentenceTransformerTrainer):
         if best and ((run_dir / f"checkpoint-{best}").is_dir() or best == self.state.global_step):
             self.state.best_model_checkpoint = str(run_dir / f"checkpoint-{best}")
         self.state.save_to_json(str(staging / name / TRAINER_STATE_NAME))
-        extra = {key: obj.state_dict() for key, obj in self.extra_state.items()}
+        extra = {key: obj.checkpoint_state(self.state.global_step) for key, obj in self.extra_state.items()}
         (staging / name / TRAINING_STATE_FILE).write_text(json.dumps(extra), encoding="utf-8")
         publish(staging / name, run_dir / name)
         shutil.rmtree(staging, ignore_errors=True)
@@ -75,4 +76,4 @@ class FmiclTrainer(SentenceTransformerTrainer):
         saved = json.loads(file.read_text(encoding="utf-8"))
         for key, obj in self.extra_state.items():
             if key in saved:
-                obj.load_state_dict(saved[key])
+                obj.restore_state(saved[key])

@@ -168,13 +168,14 @@ class RunFolder:
             return self._resume_point(recipe, state, resume)
         if out.is_dir() and any(out.iterdir()):
             foreign = self.foreign()
+            last = self.last_checkpoint()
+            if state is not None and not state.get("finished") and last is None:
+                state = None  # stopped before its first checkpoint: nothing to lose, a new run may start here
             if state is not None and not overwrite:
-                last = self.last_checkpoint()
                 if state.get("finished"):
                     what, fix = "holds a finished run", "pass --overwrite to train it again, or another --output-dir"
                 else:
-                    where = f"stopped at step {step_of(last)}" if last else "stopped before its first checkpoint"
-                    what = f"holds an unfinished run ({where})"
+                    what = f"holds an unfinished run (last checkpoint: step {step_of(last)})"
                     fix = "add --resume to continue it, --overwrite to start again, or pass another --output-dir"
                 raise FmiclError(f"the output folder {what}", where=str(out), fix=fix)
             if foreign and not overwrite:
@@ -191,7 +192,7 @@ class RunFolder:
                     fix="--overwrite never replaces files this tool did not write: move them, or pass another "
                     "--output-dir",
                 )
-            if not foreign and state is None and not overwrite:
+            if not foreign and state is None and not overwrite and self.run_state() is None:
                 raise FmiclError(
                     "the output folder is not empty", where=str(out), fix="pass --overwrite, or another --output-dir"
                 )

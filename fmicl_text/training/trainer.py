@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fmicl_text import recipe as recipe_module
-from fmicl_text.errors import FmiclError, RunInterrupted
+from fmicl_text.errors import FmiclError, RunInterrupted, did_you_mean
 from fmicl_text.recipe import LossConfig, Recipe, validate
 from fmicl_text.training.run_folder import LOG_FILE, RECIPE_FILE, RESULTS_FILE, RunFolder, step_of
 
@@ -69,11 +69,23 @@ def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = No
         )
     resume_from = folder.prepare(recipe.to_dict(), overwrite=tc.overwrite, resume=resume)
 
+    from fmicl_text.evaluation.sts import SUITES, load_suite
+    from fmicl_text.modeling.build import check_weights, resolve_model_path
+
+    for key, suite in (("eval.dev", ec.dev), ("eval.final_suite", ec.final_suite)):
+        if suite is not None and suite not in SUITES:
+            raise FmiclError(f"unknown {key} suite {suite!r}", fix=did_you_mean(suite, SUITES))
+    if ec.dev is not None and not ec.dev.endswith("-dev"):
+        raise FmiclError(
+            f"eval.dev {ec.dev!r} is a test suite: choosing checkpoints on it would leak the test set",
+            fix=f"use a dev suite: {', '.join(s for s in SUITES if s.endswith('-dev'))}",
+        )
+    check_weights(resolve_model_path(recipe.model.name_or_path), allow_pickle=recipe.model.allow_pickle)
+
     import torch
 
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
-    from fmicl_text.evaluation.sts import load_suite
 
     # The loss on a placeholder model: unknown names and bad parameters fail before the encoder loads.
     loss_params = {**losses.loss_parameters(recipe.loss.name), **recipe.loss.params}
@@ -97,7 +109,6 @@ def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = No
     folder.start(recipe.to_dict(), fresh=resume is None)
     if resume_from is not None:
         trainer.load_extra_state(resume_from)
-        trainer.data_collator.batches = step_of(resume_from) or 0  # one batch a step (no accumulation)
         logger.info("resuming from %s", resume_from)
     try:
         with stop:
@@ -226,9 +237,22 @@ def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbac
         data_collator=collator,
         callbacks=[EvaluateAtEnd(), guard, stop, *(callbacks or [])],
         keep=tc.keep_checkpoints,
-        extra_state={"nonfinite": guard},
+        extra_state={"nonfinite": guard, "views": ViewsState(collator)},
     )
     return trainer, dev, guard, stop
+
+
+class ViewsState:
+    """The views' random stream in a checkpoint: as it was before the next step's batch was drawn."""
+
+    def __init__(self, collator: Any) -> None:
+        self.collator = collator
+
+    def checkpoint_state(self, step: int) -> dict[str, Any]:
+        return self.collator.state_before(step)  # batch ``step`` (0-based) is step + 1's: no accumulation
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.collator.load_state(state)
 
 
 def _finalize_run(

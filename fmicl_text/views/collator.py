@@ -13,6 +13,7 @@ Embedding-level views (cutoff) also hook the model (:mod:`fmicl_text.views.hooks
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from fmicl_text.views.spec import ViewsConfig
 from fmicl_text.views.tokens import TokenBatch, Vocab
 
 _IDS, _MASK = "input_ids", "attention_mask"
+_KEPT_STATES = 16  # more than any loader collates ahead of training
 
 
 def model_vocab(model: Any) -> Vocab:
@@ -43,9 +45,11 @@ class ViewsDataCollator(SentenceTransformerDataCollator):
         self.views = views or ViewsConfig()
         self.seed = seed
         self.pipeline = None if self.views.is_identity else ViewPipeline(self.views, model_vocab(model), seed)
-        # Batches drawn so far: batch i's views are seeded by (seed, i), so a run resumed at step N
-        # draws what an uninterrupted one would (set ``batches = N``), however far the loader prefetched.
+        self._worker: int | None = None
+        # One random stream for the whole run. The loader collates ahead of training, so for resuming
+        # the stream's state is kept as it was before each recent batch: ``state_before(step)``.
         self.batches = 0
+        self._states: dict[int, torch.Tensor] = {}
         if self.views.uses_embedding_masks:
             hooks.install(model)
 
@@ -54,15 +58,36 @@ class ViewsDataCollator(SentenceTransformerDataCollator):
         if self.pipeline is None:
             return batch
         worker = torch.utils.data.get_worker_info()
-        # A data-loader worker counts its own batches; its seed (new each epoch) keeps the workers apart.
-        key = (self.seed, self.batches) if worker is None else (self.seed, worker.seed, self.batches)
-        self.pipeline.generator.manual_seed(hash(key) & 0x7FFF_FFFF_FFFF_FFFF)  # int tuples hash the same everywhere
+        if worker is not None and self._worker != worker.id:  # each data-loader worker draws its own views
+            self._worker = worker.id
+            self.pipeline.generator.manual_seed(self.seed + 1_000_003 * (worker.id + 1))
+        self._states[self.batches] = self.pipeline.generator.get_state()
+        self._states.pop(self.batches - _KEPT_STATES, None)
         self.batches += 1
         columns = [key[: -len(_IDS) - 1] for key in batch if key.endswith("_" + _IDS)]
         viewed = self.view_columns([self.view_features(batch, column) for column in columns])
         for column, column_features in zip(columns, viewed, strict=True):
             batch.update({f"{column}_{key}": value for key, value in column_features.items()})
         return batch
+
+    def state_before(self, batch: int) -> dict[str, Any]:
+        """The stream as it was before batch ``batch`` (0-based) was drawn, JSON-able; {} if unknown.
+
+        Unknown without views, or with data-loader workers (they draw in their own processes, so a
+        resumed run's views then differ from an uninterrupted run's; everything else still matches).
+        """
+        state = self._states.get(batch)
+        if state is None:
+            return {}
+        return {"batch": batch, "generator": base64.b64encode(state.numpy().tobytes()).decode()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue the stream from a :meth:`state_before` dict (a resumed run)."""
+        if self.pipeline is None or "generator" not in state:
+            return
+        raw = bytearray(base64.b64decode(state["generator"]))
+        self.pipeline.generator.set_state(torch.frombuffer(raw, dtype=torch.uint8).clone())
+        self.batches = int(state["batch"])
 
     def view_columns(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The views of tokenised columns (``model.preprocess`` outputs): the first view a, the rest view b."""

@@ -289,6 +289,8 @@ def test_resume_refuses_another_recipe_and_names_the_keys(tiny_bert, tiny_data_h
     from fmicl_text.training.run_folder import RunFolder
 
     RunFolder(out).start(_recipe(tiny_bert, tiny_data_home, out).to_dict(), fresh=True)
+    (out / "checkpoints" / "checkpoint-2").mkdir()
+    (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").write_text("{}")
     changed = _recipe(tiny_bert, tiny_data_home, out, **{"loss.temperature": 0.1, "training.max_steps": 9})
     with pytest.raises(FmiclError) as info:
         train(changed, resume="latest")
@@ -298,3 +300,19 @@ def test_resume_refuses_another_recipe_and_names_the_keys(tiny_bert, tiny_data_h
         train(_recipe(tiny_bert, tiny_data_home, out))
     with pytest.raises(FmiclError, match="nothing to resume"):
         train(_recipe(tiny_bert, tiny_data_home, tmp_path / "empty"), resume="latest")
+
+
+def test_out_of_memory_names_the_knobs_and_blocks_nothing(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    from fmicl_text.training.fmicl_trainer import FmiclTrainer
+
+    def oom(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(FmiclTrainer, "training_step", oom)
+    out = tmp_path / "run"
+    with pytest.raises(FmiclError, match="out of memory at step 1") as info:
+        train(_recipe(tiny_bert, tiny_data_home, out, **{"training.batch_size": 8}))
+    assert "--batch-size" in str(info.value) and "--max-seq-length" in str(info.value)
+    monkeypatch.undo()
+    # Nothing was checkpointed, so the smaller rerun starts in the same folder without --overwrite.
+    assert train(_recipe(tiny_bert, tiny_data_home, out, **{"training.batch_size": 4})).steps == 5
