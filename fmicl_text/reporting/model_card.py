@@ -31,6 +31,8 @@ def run_section(*, recipe, results: dict[str, Any], test=None) -> str:
         f"- steps: {results['steps']} (batch size {recipe.training.batch_size}, "
         f"learning rate {recipe.training.learning_rate}, max length {recipe.data.max_seq_length})",
     ]
+    if results.get("skipped_steps"):
+        lines.append(f"- updates skipped for non-finite values: {results['skipped_steps']} (`on_nonfinite: skip`)")
     if dev.get("suite"):
         best = "n/a" if dev["best"] is None else f"{dev['best']:.2f}"
         lines.append(f"- best {dev['suite']} Spearman x100: {best} at step {dev['best_step']} (checkpoint kept)")

@@ -67,10 +67,9 @@ class NonFiniteGuard(TrainerCallback):
             p.grad = None
         return control
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.skipped and logs is not None and "loss" in logs:
-            logs["skipped_steps"] = self.skipped
-        return control
+    def log_values(self) -> dict[str, int]:
+        """Added to each training-loss log row (once an update was skipped)."""
+        return {"skipped_steps": self.skipped} if self.skipped else {}
 
     def checkpoint_state(self, step: int) -> dict[str, int]:
         return {"skipped": self.skipped, "in_row": self.in_row}

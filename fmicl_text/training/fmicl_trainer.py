@@ -69,6 +69,12 @@ class FmiclTrainer(SentenceTransformerTrainer):
         shutil.rmtree(staging, ignore_errors=True)
         keep_checkpoints(run_dir, self.keep, self.state.best_model_checkpoint)
 
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        if "loss" in logs:  # a training row: add what the extra-state objects report (skipped updates)
+            for obj in self.extra_state.values():
+                logs.update(getattr(obj, "log_values", dict)())
+        super().log(logs, *args, **kwargs)
+
     def load_extra_state(self, checkpoint: str | Path) -> None:
         file = Path(checkpoint) / TRAINING_STATE_FILE
         if not file.is_file():

@@ -234,6 +234,9 @@ def test_non_finite_gradients_skip_drops_that_update_and_counts_it(tiny_bert, ti
     assert not torch.equal(nan.weights[2], nan.weights[3])  # the other steps did
     results = json.loads((out / "eval_results.json").read_text())
     assert results["skipped_steps"] == 1
+    assert "updates skipped for non-finite values: 1" in (out / "README.md").read_text()
+    log = json.loads((out / "training_log.json").read_text())
+    assert [row.get("skipped_steps", 0) for row in log if "loss" in row] == [0, 0, 1, 1, 1]
     weights = load_file(out / "model.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())
 
