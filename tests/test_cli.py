@@ -130,3 +130,20 @@ def test_eval_mteb_diagnostics_and_report_through_main(tiny_bert, tiny_data_home
     assert main(["report", str(sts_out), "--output-dir", str(tmp_path / "report")]) == 0
     table = (tmp_path / "report" / "report.md").read_text()
     assert "sts12" in table and "| sts |" in table
+
+
+def test_bad_values_fail_before_the_heavy_imports(tmp_path):
+    """A wrong value is reported before sentence-transformers (seconds to import) is even loaded."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from fmicl_text.cli import main\n"
+        f"rc = main(['train', '--learning-rate', '-1', '--output-dir', {str(tmp_path / 'run')!r}])\n"
+        "print(rc, 'sentence_transformers' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["2", "False", "False"], done.stderr
+    assert "training.learning_rate must be > 0, got -1.0" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()

@@ -319,3 +319,16 @@ def test_out_of_memory_names_the_knobs_and_blocks_nothing(tiny_bert, tiny_data_h
     monkeypatch.undo()
     # Nothing was checkpointed, so the smaller rerun starts in the same folder without --overwrite.
     assert train(_recipe(tiny_bert, tiny_data_home, out, **{"training.batch_size": 4})).steps == 5
+
+
+def test_keeps_the_last_k_checkpoints_and_the_best(tiny_bert, tiny_data_home, tmp_path):
+    out = tmp_path / "run"
+    recipe = _recipe(
+        tiny_bert,
+        tiny_data_home,
+        out,
+        **{"training.max_steps": 10, "training.keep_checkpoints": 2, "eval.dev": "stsb-dev", "eval.eval_steps": 2},
+    )
+    result = train(recipe)
+    kept = sorted(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*"))
+    assert kept == sorted({8, 10, result.best_step})
