@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import shlex
 import sys
 import traceback
@@ -198,11 +199,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval_sts(args: argparse.Namespace) -> int:
+    from fmicl_text.evaluation.output import check_output_file
     from fmicl_text.evaluation.sts import load_suite, print_table, score_tasks
     from fmicl_text.modeling import load_model
 
     if args.batch_size < 1:
-        raise FmiclError(f"--batch-size must be at least 1, got {args.batch_size}")
+        raise FmiclError(f"--batch-size must be at least 1, got {args.batch_size}", fix="pass --batch-size N, N >= 1")
+    check_output_file(args.output)  # a result is never lost at the end
     tasks = load_suite(args.suite, text=args.text, data_dir=args.data_dir)  # bad data fails before the model loads
     model = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
     result = score_tasks(model, tasks, suite=args.suite, text=args.text, batch_size=args.batch_size)
@@ -219,8 +222,10 @@ def run_views_sweep(args: argparse.Namespace) -> int:
 
     if getattr(args, "training.output_dir") is None:
         raise FmiclError("views sweep needs --output-dir", fix="name the sweep's folder; a point goes to DIR/points/")
-    if not args.mi_temperature > 0:
-        raise FmiclError(f"--mi-temperature must be > 0, got {args.mi_temperature}")
+    if not (math.isfinite(args.mi_temperature) and args.mi_temperature > 0):
+        raise FmiclError(f"--mi-temperature must be > 0, got {args.mi_temperature}", fix="leave it out for 0.05")
+    if args.mi_batches < 1:
+        raise FmiclError(f"--mi-batches must be at least 1, got {args.mi_batches}", fix="leave it out for 16")
     recipe = recipe_from_args(args)
     out = Path(recipe.training.output_dir)
     sweep(

@@ -261,8 +261,15 @@ def load_recipe(path: str | Path | None) -> Recipe:
         raise FmiclError("recipe file not found", where=str(path))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise FmiclError(f"cannot parse the recipe: {exc}", where=str(path)) from exc
+    except UnicodeDecodeError:
+        raise FmiclError("the recipe is not UTF-8 text", where=str(path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FmiclError(
+            f"the recipe is not valid YAML: {problem}", where=where, fix="see recipes/ for examples"
+        ) from None
     try:
         return recipe_from_dict(raw or {})
     except FmiclError as exc:

@@ -55,7 +55,7 @@ def test_round_trip(tmp_path):
         ("training: {max_step: 3}\n", "did you mean 'max_steps'"),
         ("training: {batch_size: many}\n", "training.batch_size must be int"),
         ("model: [1, 2]\n", "must be a mapping"),
-        ("model: {pooling: [\n", "cannot parse"),
+        ("model: {pooling: [\n", "not valid YAML"),
         ("- a\n- b\n", "YAML mapping"),
     ],
 )

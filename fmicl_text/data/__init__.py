@@ -2,6 +2,7 @@
 
 from fmicl_text.data.home import (
     ENV_VAR,
+    STS_SCORE_RANGES,
     STS_SETS,
     TEXT_VERSIONS,
     TRAIN_CORPORA,
@@ -30,6 +31,7 @@ __all__ = [
     "PAIR_COLUMNS",
     "ROLES",
     "SINGLE_COLUMNS",
+    "STS_SCORE_RANGES",
     "STS_SETS",
     "SUPPORTED_SUFFIXES",
     "TEXT_VERSIONS",

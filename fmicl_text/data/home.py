@@ -81,6 +81,9 @@ STS_SETS: dict[str, tuple[tuple[str, ...], str]] = {
     "sickr": (("train", "trial", "test"), "mteb/sickr-sts"),
 }
 TEXT_VERSIONS = ("senteval", "original")
+# The gold scale of each STS set (its release's own; not rescaled). A score outside it means a wrong
+# column or a rescaled copy: Spearman would not notice, the diagnostics' "score > 4" threshold would.
+STS_SCORE_RANGES: dict[str, tuple[float, float]] = {name: (0.0, 5.0) for name in STS_SETS} | {"sickr": (1.0, 5.0)}
 
 
 def data_home(data_dir: str | os.PathLike | None = None) -> Path:

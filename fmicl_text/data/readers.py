@@ -31,17 +31,16 @@ order is kept. Sentences are not truncated here: the tokenizer does it (``max_se
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fmicl_text.data.home import ENV_VAR, TRAIN_CORPORA, data_home
+from fmicl_text.data.tsv import read_text
 from fmicl_text.errors import FmiclError, did_you_mean
 
 if TYPE_CHECKING:
@@ -71,6 +70,7 @@ LABEL_COLUMNS: tuple[str, ...] = ("label", "labels", "gold_label", "score")
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".csv", ".tsv", ".jsonl", ".json", ".gz")
 HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?::(?P<split>[\w.\[\]:%+-]+))?$")
 _DELIMITER_NAMES = {",": "comma", "\t": "TAB", ";": "semicolon", "|": "pipe"}
+_EMPTY_FIX = "pass the file with the sentences: one a line (.txt), or a header and rows (.csv, .tsv, .jsonl)"
 
 
 @dataclass
@@ -365,50 +365,11 @@ def _read_file(path: Path, columns: dict[str, str] | None) -> _Table:
 
 
 def _read_text(path: Path, *, compressed: bool) -> str:
-    """The file's text, with the problems that would otherwise surface as garbage caught here."""
-    raw = path.read_bytes()
-    where = str(path)
-    if not raw:
-        raise FmiclError("training data file is empty", where=where)
-    if compressed:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise FmiclError(
-                f"training data file is not valid gzip ({err})",
-                where=where,
-                fix="a .gz file must be gzip-compressed; if it is plain text, drop the .gz suffix",
-            ) from err
-        if not raw:
-            raise FmiclError("training data file is empty (it decompresses to nothing)", where=where)
-    elif raw[:2] == b"\x1f\x8b":
-        raise FmiclError(
-            "training data file is gzip-compressed but its name does not end in .gz",
-            where=where,
-            fix=f"rename it to {path.name}.gz, or decompress it",
-        )
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise FmiclError(
-            "training data file is binary (it contains NUL bytes), not UTF-8 text",
-            where=f"{where}, line {_line_of(raw, nul)}",
-            fix="pass a UTF-8 text file (UTF-16 text also contains NUL bytes: save it as UTF-8)",
-        )
-    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (Excel): not part of the header
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        bad = raw[err.start : err.start + 4]
-        raise FmiclError(
-            f"training data file is not UTF-8 (bytes {bad!r})",
-            where=f"{where}, line {_line_of(raw, err.start)}",
-            fix="convert it to UTF-8, e.g. iconv -f latin1 -t utf-8",
-        ) from err
-
-
-def _line_of(raw: bytes, offset: int) -> int:
-    return raw.count(b"\n", 0, offset) + 1
+    """The file's text; binary files, broken gzip and non-UTF-8 bytes are caught by the shared ``read_text``."""
+    text = read_text(path, label="training data file", compressed=compressed)
+    if not text:
+        raise FmiclError("training data file is empty", where=str(path), fix=_EMPTY_FIX)
+    return text
 
 
 def _read_lines(text: str, where: str) -> _Table:
@@ -418,7 +379,7 @@ def _read_lines(text: str, where: str) -> _Table:
         lines.pop()
     kept = [s for s in (line.strip() for line in lines) if s]
     if not kept:
-        raise FmiclError("no sentences: the training data file has only blank lines", where=where)
+        raise FmiclError("no sentences: the training data file has only blank lines", where=where, fix=_EMPTY_FIX)
     return _Table("unsupervised", ["line"], [kept], len(lines) - len(kept))
 
 
@@ -430,7 +391,7 @@ def _read_csv(text: str, kind: str, where: str, columns: dict[str, str] | None) 
     try:
         header = next((row for row in reader if row), None)
         if header is None:
-            raise FmiclError("no sentences: the training data file has only blank lines", where=where)
+            raise FmiclError("no sentences: the training data file has only blank lines", where=where, fix=_EMPTY_FIX)
         header = [h.strip() for h in header]
         if len(header) == 1:
             _check_delimiter(header[0], kind, where, reader.line_num)
@@ -504,7 +465,11 @@ def _read_json(text: str, where: str, columns: dict[str, str] | None) -> _Table:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as err:
-            raise FmiclError(f"invalid JSON: {err.msg}", where=f"{where}, line {err.lineno}") from err
+            raise FmiclError(
+                f"invalid JSON on line {err.lineno}: {err.msg} (column {err.colno})",
+                where=f"{where}, line {err.lineno}",
+                fix="a .json file holds one array of objects [{...}, {...}], or one object a line",
+            ) from err
         records = ((f"item {i + 1}", obj) for i, obj in enumerate(items))
         blank_lines = 0
     else:
@@ -551,7 +516,11 @@ def _text(value: Any, key: str, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise FmiclError(f"field {key!r} is {type(value).__name__}, not text: {repr(value)[:60]}", where=where)
+        raise FmiclError(
+            f"field {key!r} is {type(value).__name__}, not text: {repr(value)[:60]}",
+            where=where,
+            fix=f"every {key!r} must be a JSON string (or null to drop the row)",
+        )
     return value.strip()
 
 
@@ -572,7 +541,7 @@ def _json_lines(lines: list[str], where: str) -> Iterable[tuple[str, Any]]:
             yield f"line {i}", json.loads(line)
         except json.JSONDecodeError as err:
             raise FmiclError(
-                f"invalid JSON: {err.msg} (column {err.colno})",
+                f"invalid JSON on line {i}: {err.msg} (column {err.colno})",
                 where=f"{where}, line {i}",
                 fix="a .jsonl file has one complete JSON object per line",
             ) from err

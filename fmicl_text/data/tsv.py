@@ -1,7 +1,8 @@
 """Headed, TAB-separated, unquoted UTF-8 files: the one reader behind every TSV input.
 
 Sentences may begin with a ``"``, so there is no quoting; a bad file fails at the door with its
-name and line number (missing columns, a row of the wrong width, bytes that are not UTF-8).
+name and line number (missing columns, a row of the wrong width, bytes that are not UTF-8, a binary
+file, a broken gzip).
 """
 
 from __future__ import annotations
@@ -9,28 +10,65 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 from fmicl_text.errors import FmiclError
 
+GZIP_MAGIC = b"\x1f\x8b"
 
-def read_text(path: Path) -> str:
-    """The file as text (gunzipped for ``.gz``); non-UTF-8 bytes are an error naming the line."""
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
+
+def read_text(path: Path, *, label: str = "file", compressed: bool | None = None) -> str:
+    """The file as text (gunzipped when ``compressed``, default: a ``.gz`` name), checked at the door.
+
+    Every text input goes through here, so that a binary file, a gzip that is not one (or one without
+    its ``.gz``) and non-UTF-8 bytes each get one message naming the file and line, not garbage or a
+    ``UnicodeDecodeError`` later. ``label`` names the file in the messages ("training data file").
+    An empty file gives "" (the callers say what an empty file means for them).
+    """
+    where = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FmiclError(f"cannot read the {label}: {exc.strerror or exc}", where=where) from None
+    if compressed is None:
+        compressed = path.suffix.lower() == ".gz"
+    if compressed and raw:
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise FmiclError(f"cannot decompress: {exc}", where=str(path)) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
+        except (OSError, EOFError, zlib.error) as exc:
+            raise FmiclError(
+                f"{label} is not valid gzip ({exc})",
+                where=where,
+                fix="a .gz file must be gzip-compressed; if it is plain text, drop the .gz suffix",
+            ) from None
+    elif raw.startswith(GZIP_MAGIC):
         raise FmiclError(
-            f"file is not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} on line {line})",
-            where=f"{path}:{line}",
-            fix="re-save the file as UTF-8",
+            f"{label} is gzip-compressed but its name does not end in .gz",
+            where=where,
+            fix=f"rename it to {path.name}.gz, or decompress it",
+        )
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = _line_of(raw, nul)
+        raise FmiclError(
+            f"{label} is binary (a NUL byte on line {line}), not UTF-8 text",
+            where=f"{where}:{line}",
+            fix="pass a UTF-8 text file (UTF-16 text also has NUL bytes: save it as UTF-8)",
+        )
+    try:
+        return raw.decode("utf-8-sig")  # -sig: a byte-order mark (Excel) is not part of the first field
+    except UnicodeDecodeError as err:
+        line = _line_of(raw, err.start)
+        raise FmiclError(
+            f"{label} is not valid UTF-8 (byte {raw[err.start : err.start + 1]!r} on line {line})",
+            where=f"{where}:{line}",
+            fix="re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8",
         ) from None
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
 
 
 def read_tsv(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[tuple[int, dict[str, str]]]:
@@ -40,7 +78,11 @@ def read_tsv(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = (
     """
     text = read_text(path)
     if not text.strip():
-        raise FmiclError("file is empty", where=str(path), fix=f"expected a header line ({', '.join(columns)})")
+        raise FmiclError(
+            "file is empty" if not text else "file has only blank lines",
+            where=str(path),
+            fix=f"expected a header line ({', '.join(columns)}) and data rows",
+        )
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
     while rows and not any(value.strip() for value in rows[-1]):
         rows.pop()  # blank lines at the end
@@ -68,5 +110,7 @@ def read_tsv(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = (
             )
         out.append((line_no, {name: row[i] for name, i in index.items()}))
     if not out:
-        raise FmiclError("file has a header but no data rows", where=str(path))
+        raise FmiclError(
+            "file has a header but no data rows", where=str(path), fix="add TAB-separated rows under the header"
+        )
     return out

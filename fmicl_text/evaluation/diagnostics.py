@@ -34,13 +34,29 @@ import torch
 
 from fmicl_text.data.home import STS_SETS, TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
-from fmicl_text.evaluation.sts import StsPairs, read_sts_tsv
+from fmicl_text.evaluation.sts import StsPairs, check_gold_scale, read_sts_tsv
 from fmicl_text.losses.functional import alignment, info_nce, uniformity
 from fmicl_text.views.spec import ViewsConfig
 
 #: STS-B pairs with a gold score above this are the positive pairs of the alignment diagnostic.
 POSITIVE_THRESHOLD = 4.0
 METRIC_KEYS = ("alignment", "uniformity", "erank", "i_nce")
+NEGATIVES_FIX = "I_NCE needs negatives: each sentence of a batch of N is told apart from the other N - 1"
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def at_least(value: float, minimum: float, name: str, fix: str | None = None) -> None:
+    """A setting's lower bound, named as the user gave it (a flag or a keyword), checked before any loading."""
+    if value < minimum:
+        raise FmiclError(f"{name} must be at least {minimum:g}, got {value}", fix=fix)
+
+
+def positive(value: float, name: str, fix: str | None = None) -> None:
+    """A setting that must be a finite number > 0 (a temperature: 0 divides by zero, NaN poisons everything)."""
+    if not (math.isfinite(value) and value > 0):
+        raise FmiclError(f"{name} must be > 0, got {value}", fix=fix)
 
 
 # --------------------------------------------------------------------------- the measures
@@ -110,6 +126,8 @@ def i_nce(
         raise FmiclError(f"I_NCE needs at least 2 sentences, got {len(sentences)}")
     if n_batches is not None and n_batches < 1:
         raise FmiclError(f"n_batches must be at least 1, got {n_batches}")
+    positive(temperature, "the I_NCE temperature")
+    at_least(seed, 0, "the I_NCE seed")
     n = min(batch_size, len(sentences))
     order = np.random.default_rng(seed).permutation(len(sentences))
     batches = [order[start : start + n] for start in range(0, len(order) - n + 1, n)]
@@ -169,11 +187,13 @@ def load_diagnostics_data(
     """
     if text not in TEXT_VERSIONS:
         raise FmiclError(f"unknown text version {text!r}", fix=did_you_mean(text, TEXT_VERSIONS))
+    if max_sentences is not None:
+        at_least(max_sentences, 2, "max_sentences")
     if path is None:
-        path = sts_path("stsb", split, text=text, data_dir=data_dir)
-    pairs: StsPairs = read_sts_tsv(path)
-    if max_sentences is not None and max_sentences < 2:
-        raise FmiclError(f"max_sentences must be at least 2, got {max_sentences}")
+        pairs: StsPairs = read_sts_tsv(sts_path("stsb", split, text=text, data_dir=data_dir))
+        check_gold_scale(pairs, "stsb")  # the positive threshold is on STS-B's 0-5 scale
+    else:
+        pairs = read_sts_tsv(path)
     index: dict[str, int] = {}
     positives: list[tuple[int, int]] = []
     for s1, s2, score in zip(pairs.sentence1, pairs.sentence2, pairs.scores, strict=True):
@@ -369,18 +389,30 @@ def print_diagnostics(result: Diagnostics, label: str | None = None) -> None:
 def run_diagnostics_cli(args: argparse.Namespace) -> int:
     """``fmicl-text eval diagnostics MODEL``: print the four numbers, optionally write them as JSON."""
 
+    from fmicl_text.evaluation.output import check_output_file
     from fmicl_text.modeling import load_model
 
     max_sentences = getattr(args, "max_sentences", None)
+    i_nce_batch_size = getattr(args, "i_nce_batch_size", 64)
+    temperature = getattr(args, "temperature", 0.05)
+    seed = getattr(args, "seed", 0)
+    # Every setting is checked before the data and the model are loaded.
+    at_least(args.batch_size, 1, "--batch-size", fix="sentences per encoding batch: leave it out for 128")
+    at_least(i_nce_batch_size, 2, "--i-nce-batch-size", fix=NEGATIVES_FIX)
+    positive(temperature, "--temperature", fix="SimCSE's is 0.05; 0.5 separates view strengths better")
+    if max_sentences is not None:
+        at_least(max_sentences, 2, "--max-sentences", fix="leave it out to use the whole split")
+    at_least(seed, 0, "--seed", fix="any whole number >= 0 (numpy's generators take no negative seed)")
+    check_output_file(args.output)
     data = load_diagnostics_data(data_dir=args.data_dir, text=args.text, split=args.split, max_sentences=max_sentences)
     model = load_model(args.model, device=getattr(args, "device", None))
     result = diagnose(
         model,
         data,
         batch_size=args.batch_size,
-        i_nce_batch_size=getattr(args, "i_nce_batch_size", 64),
-        temperature=getattr(args, "temperature", 0.05),
-        seed=getattr(args, "seed", 0),
+        i_nce_batch_size=i_nce_batch_size,
+        temperature=temperature,
+        seed=seed,
     )
     print_diagnostics(result, label=args.model)
     if args.output:

@@ -118,7 +118,9 @@ def _unknown_task_fix(name: str, specs: dict, err: KeyError) -> str:
     if "Did you mean" in message:
         hints.append("MTEB: did you mean " + message.split("Did you mean:", 1)[1].strip().rstrip("?") + "?")
     if specs:
-        hints.append("local tasks: " + did_you_mean(name, specs))
+        local = "local tasks: " + did_you_mean(name, specs)
+        # a near miss of a local name is the likelier typo: say it first
+        hints.insert(0 if local.startswith("local tasks: did you mean") else len(hints), local)
     else:
         hints.append("no --local-dir given: local tasks are folders <dir>/<type>/<name>/")
     return "; ".join(hints)
@@ -333,7 +335,7 @@ def evaluate_mteb(
     """
     start = time.perf_counter()
     if batch_size < 1:
-        raise FmiclError(f"batch size must be at least 1, got {batch_size}")
+        raise FmiclError(f"batch size must be at least 1, got {batch_size}", fix="pass --batch-size N with N >= 1")
     names = _task_names(tasks)
     mteb = _import_mteb(cache_dir)
     task_objects = resolve_tasks(names, local_dir)  # all data read and checked before the model loads
@@ -453,6 +455,9 @@ def print_mteb_table(result: dict[str, Any]) -> None:
 
 def run_mteb_cli(args: argparse.Namespace) -> int:
     """``fmicl-text eval mteb``: evaluate, print the table, write the JSON."""
+    from fmicl_text.evaluation.output import check_output_file
+
+    check_output_file(args.output)  # before the evaluation, which may take long
     result = evaluate_mteb(
         args.model,
         args.tasks,

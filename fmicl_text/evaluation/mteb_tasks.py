@@ -61,6 +61,7 @@ TASK_JSON_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_LANGS = ["eng-Latn"]
+JSONL_FIX = 'a .jsonl file has one JSON object a line, e.g. {"_id": "d1", "text": "..."}'
 
 
 @dataclass(frozen=True)
@@ -231,9 +232,9 @@ def read_jsonl(path: Path, required: dict[str, type | tuple[type, ...]]) -> list
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise FmiclError(f"line {line_no} is not valid JSON ({exc.msg})", where=where) from None
+            raise FmiclError(f"line {line_no} is not valid JSON ({exc.msg})", where=where, fix=JSONL_FIX) from None
         if not isinstance(obj, dict):
-            raise FmiclError(f"line {line_no} is not a JSON object", where=where)
+            raise FmiclError(f"line {line_no} is not a JSON object", where=where, fix=JSONL_FIX)
         for key, kind in required.items():
             if key not in obj:
                 raise FmiclError(
@@ -244,7 +245,7 @@ def read_jsonl(path: Path, required: dict[str, type | tuple[type, ...]]) -> list
                 raise FmiclError(f"line {line_no}: {key!r} must be a {names}, got {obj[key]!r}", where=where)
         out.append((line_no, obj))
     if not out:
-        raise FmiclError("file has no JSON lines", where=str(path))
+        raise FmiclError("file has no JSON lines", where=str(path), fix=JSONL_FIX)
     return out
 
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import spearmanr
 
-from fmicl_text.data.home import TEXT_VERSIONS, sts_path
+from fmicl_text.data.home import STS_SCORE_RANGES, TEXT_VERSIONS, sts_path
 from fmicl_text.data.tsv import read_tsv
 from fmicl_text.errors import FmiclError, did_you_mean
 
@@ -184,12 +184,48 @@ def load_suite(
     tasks: dict[str, StsPairs] = {}
     for key in keys:
         if files and key in files:
-            path = Path(files[key])
+            pairs = read_sts_tsv(files[key])
         else:
             name, split = specs[key]
-            path = sts_path(name, split, text=text, data_dir=data_dir)
-        tasks[key] = read_sts_tsv(path)
+            pairs = read_sts_tsv(sts_path(name, split, text=text, data_dir=data_dir))
+            check_gold_scale(pairs, name)
+        check_scorable(pairs)
+        tasks[key] = pairs
     return tasks
+
+
+def check_gold_scale(pairs: StsPairs, name: str) -> None:
+    """A data-home file stands for a named set: its gold scores must lie on that set's scale.
+
+    Spearman would not notice a rescaled copy or a wrong column; the diagnostics' threshold would.
+    """
+    low, high = STS_SCORE_RANGES[name]
+    outside = np.flatnonzero((pairs.scores < low) | (pairs.scores > high))
+    if outside.size:
+        row = int(outside[0])
+        line = row + 2  # read_tsv allows no blank line between the header and the last row
+        raise FmiclError(
+            f"score {pairs.scores[row]:g} on line {line} is outside {name}'s gold scale [{low:g}, {high:g}]",
+            where=f"{pairs.path}:{line}",
+            fix=f"{name}'s gold scores run from {low:g} to {high:g} as released: check the score column, "
+            "or restore the original scale of a rescaled copy",
+        )
+
+
+def check_scorable(pairs: StsPairs) -> None:
+    """At least 2 pairs and 2 different gold scores: else Spearman is undefined (found here, not after encoding)."""
+    if len(pairs) < 2:
+        raise FmiclError(
+            f"{len(pairs)} pair: the Spearman correlation needs at least 2",
+            where=str(pairs.path),
+            fix="an STS file needs at least 2 pairs with different gold scores",
+        )
+    if np.all(pairs.scores == pairs.scores[0]):
+        raise FmiclError(
+            f"every gold score is {pairs.scores[0]:g}: the Spearman correlation is undefined",
+            where=str(pairs.path),
+            fix="an STS file needs pairs with different gold scores",
+        )
 
 
 # --------------------------------------------------------------------------- scoring
@@ -224,6 +260,8 @@ def score_tasks(
     show_progress: bool = True,
 ) -> StsResult:
     """Encode every distinct sentence of ``tasks`` once, then score each task (shared by both APIs)."""
+    if batch_size < 1:
+        raise FmiclError(f"batch size must be at least 1, got {batch_size}", fix="pass --batch-size N with N >= 1")
     start = time.perf_counter()
     index: dict[str, int] = {}
     for pairs in tasks.values():

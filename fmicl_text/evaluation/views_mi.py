@@ -48,14 +48,25 @@ def mi_sentences(data: str, *, data_dir: str | None = None) -> list[str]:
 
 def run_views_mi_cli(args: argparse.Namespace) -> int:
     from fmicl_text.errors import FmiclError
-    from fmicl_text.evaluation.diagnostics import i_nce
+    from fmicl_text.evaluation.diagnostics import NEGATIVES_FIX, at_least, i_nce, positive
+    from fmicl_text.evaluation.output import check_output_file
     from fmicl_text.modeling import load_model
     from fmicl_text.views.spec import parse_views
 
+    # The views, every number and the sentences are checked before the model loads.
     views = parse_views(args.views)
-    if not args.temperature > 0:
-        raise FmiclError(f"--temperature must be > 0, got {args.temperature}")
+    positive(args.temperature, "--temperature", fix="SimCSE's is 0.05; 0.5 separates view strengths better")
+    at_least(args.batch_size, 2, "--batch-size", fix=NEGATIVES_FIX)
+    at_least(args.batches, 1, "--batches", fix="leave it out for 16 batches")
+    at_least(args.seed, 0, "--seed", fix="any whole number >= 0 (numpy's generators take no negative seed)")
+    check_output_file(args.output)
     sentences = mi_sentences(args.data, data_dir=args.data_dir)
+    if len(sentences) < 2:
+        raise FmiclError(
+            f"I_NCE needs at least 2 distinct sentences, got {len(sentences)}",
+            where=args.data,
+            fix=f"pass --data with more sentences, or leave it out ({DEFAULT_DATA})",
+        )
     model = load_model(args.model, device=args.device)
     mean, std = i_nce(
         model,

@@ -54,8 +54,16 @@ def resolve_model_path(name_or_path: str) -> str:
 
     Everything else is returned unchanged and goes to the Hub (or the Hub cache).
     """
-    if Path(name_or_path).expanduser().is_dir():
-        return str(Path(name_or_path).expanduser())
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        return str(local)
+    looks_like_path = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+    if looks_like_path and name_or_path not in PACKAGED_MODELS:
+        raise FmiclError(  # a path, not a Hub name (owner/name): say so instead of the Hub's repo-id error
+            "model folder not found",
+            where=str(local),
+            fix="pass a saved model folder (the --output-dir of `fmicl-text train`) or a Hub name owner/name",
+        )
     package = PACKAGED_MODELS.get(name_or_path)
     if package is not None:
         try:

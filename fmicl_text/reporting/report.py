@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fmicl_text.data.tsv import read_text
 from fmicl_text.errors import FmiclError
 from fmicl_text.reporting.plots import au_points, metric_series, plot_alignment_uniformity, plot_metric_over_steps
 from fmicl_text.reporting.tables import markdown_table, task_columns
@@ -35,6 +36,7 @@ AU_PLOT = "align_uniform.png"
 DEV_METRIC = "eval_sts_stsb_dev"
 DEV_COLUMN = "best dev"
 DEV_NAMES = {"stsb_dev": "STS-B dev", "sickr_dev": "SICK-R dev"}
+NOT_OURS_FIX = "pass a run folder of `fmicl-text train` or the JSON file of `fmicl-text eval sts --output`"
 
 
 @dataclass
@@ -51,13 +53,51 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, label: str) -> Any:
+    """A JSON file, with an empty, binary or non-UTF-8 file named as such (the shared text checks)."""
+    text = read_text(path, label=label)
+    if not text.strip():
+        raise FmiclError(
+            f"{label} is empty",
+            where=str(path),
+            fix="it holds nothing (an interrupted write?): rerun what wrote it, or leave it out",
+        )
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FmiclError(f"not valid JSON: {exc.msg} (line {exc.lineno})", where=str(path)) from None
-    except OSError as exc:
-        raise FmiclError(f"cannot read the file: {exc.strerror}", where=str(path)) from None
+        raise FmiclError(
+            f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            where=f"{path}:{exc.lineno}",
+            fix=f"the {label} must be the JSON this tool wrote; restore it, or leave it out",
+        ) from None
+
+
+def _number(value: Any, name: str, where: str) -> float | None:
+    """A score as the report prints it: a number, or None (undefined); anything else is not our file."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FmiclError(f"{name} is {value!r}, not a number", where=where, fix=NOT_OURS_FIX)
+    return float(value)
+
+
+def _scores(value: Any, name: str, where: str) -> dict[str, float | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FmiclError(
+            f"{name} must map task names to scores, got a {type(value).__name__}", where=where, fix=NOT_OURS_FIX
+        )
+    return {str(key): _number(score, f"score {key!r}", where) for key, score in value.items()}
+
+
+def _section(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FmiclError(f"{key} must be a JSON object, got a {type(value).__name__}", where=where, fix=NOT_OURS_FIX)
+    return value
 
 
 def load_run(path: str | Path) -> RunRecord:
@@ -77,36 +117,45 @@ def load_run(path: str | Path) -> RunRecord:
         results_path = path
         label = path.parent.name if path.name == RESULTS_FILE and path.parent.name else path.stem
     else:
-        raise FmiclError("no such run folder or results file", where=str(path))
+        raise FmiclError("no such run folder or results file", where=str(path), fix=f"check the path; {NOT_OURS_FIX}")
 
-    data = _read_json(results_path)
+    data = _read_json(results_path, "results file")
+    where = str(results_path)
     if not isinstance(data, dict):
         data = {}
     if "dev" in data or "recipe" in data or isinstance(data.get("test"), dict):  # a training run's results
-        test = data.get("test") or {}
-        dev = data.get("dev") or {}
+        test, dev = _section(data, "test", where), _section(data, "dev", where)
+        best_step = dev.get("best_step")
+        if best_step is not None and (isinstance(best_step, bool) or not isinstance(best_step, int)):
+            raise FmiclError(f"dev.best_step is {best_step!r}, not a step number", where=where, fix=NOT_OURS_FIX)
+        suite = dev.get("suite")
         record = RunRecord(
             label=label,
             source=path,
-            scores=dict(test.get("scores") or {}),
-            dev_suite=dev.get("suite"),
-            dev_best=dev.get("best"),
-            dev_best_step=dev.get("best_step"),
+            scores=_scores(test.get("scores"), "test.scores", where),
+            dev_suite=None if suite is None else str(suite),
+            dev_best=_number(dev.get("best"), "dev.best", where),
+            dev_best_step=best_step,
         )
         if not record.scores:
             record.notes.append("no test scores (trained without a final evaluation)")
         log_path = results_path.parent / LOG_FILE
         if log_path.is_file():
-            log = _read_json(log_path)
+            log = _read_json(log_path, "training log")
             if not isinstance(log, list):
-                raise FmiclError(f"{LOG_FILE} is not a list of log rows", where=str(log_path))
+                raise FmiclError(
+                    f"{LOG_FILE} is not a list of log rows",
+                    where=str(log_path),
+                    fix="it is the trainer's log_history; restore it, or move it away to report without plots",
+                )
             record.log = [row for row in log if isinstance(row, dict)]
         return record
-    if isinstance(data.get("scores"), dict):  # `fmicl-text eval sts --output`
-        return RunRecord(label=label, source=path, scores=dict(data["scores"]))
+    if "scores" in data:  # `fmicl-text eval sts --output`
+        return RunRecord(label=label, source=path, scores=_scores(data["scores"], "scores", where))
     raise FmiclError(
         "not a results file: expected a run's eval_results.json or the JSON of `fmicl-text eval sts --output`",
         where=str(results_path),
+        fix=NOT_OURS_FIX,
     )
 
 
@@ -130,12 +179,21 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
     if not paths:
         raise FmiclError("no runs given", fix="pass one or more run folders or results JSON files")
     records = [load_run(path) for path in paths]
+    if not any(record.scores or record.dev_best is not None or record.log for record in records):
+        raise FmiclError(
+            "nothing to report: no input has a score or a training log",
+            where=", ".join(str(record.source) for record in records),
+            fix="pass run folders of `fmicl-text train` or JSON files of `fmicl-text eval sts --output` with scores",
+        )
     _unique_labels(records)
     dev_metric = dev_metric if dev_metric.startswith("eval_") else f"eval_{dev_metric}"
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
-        raise FmiclError("the output path is a file, not a folder", where=str(out))
-    out.mkdir(parents=True, exist_ok=True)
+        raise FmiclError("the output path is a file, not a folder", where=str(out), fix="pass --output-dir FOLDER")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a parent folder should be, no permission
+        raise FmiclError(f"cannot create the output folder: {exc.strerror or exc}", where=str(out)) from None
     notes = [f"{record.label}: {note}" for record in records for note in record.notes]
 
     # The table: test tasks, avg, then the best dev score when any run has one.

@@ -80,7 +80,6 @@ def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = No
             f"eval.dev {ec.dev!r} is a test suite: choosing checkpoints on it would leak the test set",
             fix=f"use a dev suite: {', '.join(s for s in SUITES if s.endswith('-dev'))}",
         )
-    check_weights(resolve_model_path(recipe.model.name_or_path), allow_pickle=recipe.model.allow_pickle)
 
     import torch
 
@@ -102,6 +101,7 @@ def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = No
         )
     if len(dataset) < tc.batch_size:
         raise FmiclError(f"the training data has {len(dataset)} rows, fewer than one batch of {tc.batch_size}")
+    check_weights(resolve_model_path(recipe.model.name_or_path), allow_pickle=recipe.model.allow_pickle)
     final_tasks = load_suite(ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir) if ec.final_suite else None
     flags = precision_flags(tc.precision)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from fmicl_text.errors import FmiclError
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # BERT's uncased vocabulary; ships offline
 
 
@@ -32,6 +34,14 @@ def show_lines(
     from fmicl_text.views.compose import ViewPipeline
     from fmicl_text.views.tokens import TokenBatch, Vocab
 
+    if max_length is not None:  # the tokenizer would silently ignore a length that holds no word
+        special = tokenizer.num_special_tokens_to_add(pair=False)
+        if max_length <= special:
+            raise FmiclError(
+                f"--max-seq-length must be at least {special + 1} (the tokenizer adds {special} special tokens), "
+                f"got {max_length}",
+                fix="leave it out to see whole sentences, or give training's (data.max_seq_length, 32 by default)",
+            )
     vocab = Vocab.from_tokenizer(tokenizer, hidden_size=hidden_size)
     pipeline = ViewPipeline(config, vocab, seed)
     encoded = tokenizer(

@@ -34,14 +34,15 @@ class Param:
     integer: bool = False
 
     def check(self, value: Any, where: str) -> float | int:
+        bracket = ")" if self.high_open else "]"
+        fix = f"give a value in [{self.low:g}, {self.high:g}{bracket}; the default is {self.default:g}"
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise FmiclError(f"{where} must be a number, got {value!r}")
+            raise FmiclError(f"{where} must be a number, got {value!r}", fix=fix)
         if self.integer and value != int(value):
-            raise FmiclError(f"{where} must be a whole number, got {value!r}")
+            raise FmiclError(f"{where} must be a whole number, got {value!r}", fix=fix)
         above = value >= self.high if self.high_open else value > self.high
         if value < self.low or above:
-            bracket = ")" if self.high_open else "]"
-            raise FmiclError(f"{where} must be in [{self.low:g}, {self.high:g}{bracket}, got {value!r}")
+            raise FmiclError(f"{where} must be in [{self.low:g}, {self.high:g}{bracket}, got {value!r}", fix=fix)
         return int(value) if self.integer else float(value)
 
 

@@ -76,8 +76,10 @@ def test_bad_config_errors(tiny_bert, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FmiclError, match="no weights"):
         build_model(ModelConfig(str(tmp_path / "empty")))
-    with pytest.raises(FmiclError, match="cannot load the encoder"):
+    with pytest.raises(FmiclError, match="model folder not found"):
         build_model(ModelConfig(str(tmp_path / "not-a-model-name")))
+    with pytest.raises(FmiclError, match="cannot load the encoder"):
+        build_model(ModelConfig("no-such-org/no-such-model"))  # a Hub name: offline, so not in the cache
 
 
 def test_weights_are_safetensors_unless_pickle_is_allowed(tiny_bert, tmp_path):
