@@ -10,6 +10,7 @@ Torch-free: these checks run before the heavy imports.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -91,7 +92,10 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def publish(staged: Path, target: Path) -> None:
     """Rename a complete ``staged`` file or folder to ``target``, moving a previous one aside first."""
-    fsync_tree(staged) if staged.is_dir() else _fsync_file(staged)
+    if staged.is_dir():
+        fsync_tree(staged)
+    else:
+        _fsync_file(staged)
     if target.is_dir() and not target.is_symlink():
         trash = target.parent / TRASH
         trash.mkdir(exist_ok=True)
@@ -100,6 +104,8 @@ def publish(staged: Path, target: Path) -> None:
         os.rename(target, aside)
         os.rename(staged, target)
         shutil.rmtree(aside, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            trash.rmdir()  # only when empty
     else:
         os.replace(staged, target)
     fsync_dir(target.parent)
@@ -131,6 +137,8 @@ class RunFolder:
         try:
             names = json.loads((self.path / MANIFEST_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            return []
+        if not isinstance(names, list):
             return []
         return [n for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
 
@@ -267,7 +275,6 @@ class RunFolder:
                 where=str(self.path),
                 fix=f"move them away and rerun with --resume; the finished model is complete in {staged}",
             )
-        fsync_tree(staged)
         for name in set(self.manifest()) - set(new) - {CHECKPOINTS_DIR}:
             old = self.path / name
             shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
