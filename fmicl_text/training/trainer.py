@@ -146,7 +146,8 @@ def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = No
         return TrainResult(
             out, state.global_step, state.best_metric, step_of(state.best_model_checkpoint), 0.0, is_main=False
         )
-    return _finalize_run(recipe, trainer, dev, final_tasks, folder, loss_params, report, guard, start)
+    resumed = step_of(resume_from) if resume_from else None
+    return _finalize_run(recipe, trainer, dev, final_tasks, folder, loss_params, report, guard, start, resumed)
 
 
 def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbacks: list | None):
@@ -256,7 +257,7 @@ class ViewsState:
 
 
 def _finalize_run(
-    recipe, trainer, dev, final_tasks, folder: RunFolder, loss_params, report, guard, start
+    recipe, trainer, dev, final_tasks, folder: RunFolder, loss_params, report, guard, start, resumed: int | None
 ) -> TrainResult:
     """Strip train-only modules, score the kept model, and write the folder atomically (staging, then rename)."""
     import torch
@@ -291,7 +292,8 @@ def _finalize_run(
         "steps": state.global_step,
         "skipped_steps": guard.skipped,
         "dev": {"suite": ec.dev, "best": best_dev, "best_step": best_step},
-        "seconds": round(time.time() - start, 1),
+        "seconds": round(time.time() - start, 1),  # this sitting's (from ``resumed_from_step`` when resumed)
+        "resumed_from_step": resumed,
         "device": str(model.device),
         "world_size": trainer.args.world_size,
         "torch": torch.__version__,

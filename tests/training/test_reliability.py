@@ -138,6 +138,7 @@ def test_sigkill_after_a_checkpoint_resumes_to_the_same_run(uninterrupted, tiny_
     assert main(argv) == 2
     assert main([*argv, "--resume"]) == 0
     _assert_same_run(uninterrupted, out)
+    assert json.loads((out / "eval_results.json").read_text())["resumed_from_step"] == 4
 
 
 def test_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(
