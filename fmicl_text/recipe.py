@@ -1,6 +1,6 @@
 """Experiment recipes: YAML files that say everything a training run needs.
 
-A recipe has the sections ``model``, ``data``, ``views``, ``loss``, ``training`` and ``eval``. Every key has
+A recipe has the sections ``model``, ``data``, ``views``, ``loss``, ``mlm``, ``training`` and ``eval``. Every key has
 a default (SimCSE's unsupervised BERT setting), so a recipe only states what differs. Unknown keys
 are errors with a did-you-mean suggestion, so a typo never silently trains the default.
 """
@@ -41,6 +41,20 @@ class LossConfig:
     name: str = "infonce"
     # Parameters not given take the loss's own defaults (the saved recipe lists them all).
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MLMConfig:
+    """SimCSE's auxiliary masked-language-modelling term (``weight`` 0: off); ``contrastive_weight: 0`` is MLM alone."""
+
+    # SimCSE's lambda (0.1 in its code for RoBERTa); 0 turns the term off.
+    weight: float = 0.0
+    # Share of the non-special tokens predicted (80 % [MASK], 10 % random, 10 % kept).
+    probability: float = 0.15
+    # Weight of the contrastive loss; 0 skips it: pre-training an encoder with MLM alone.
+    contrastive_weight: float = 1.0
+    # Save the MLM head with the model (a base to pre-train further, or to train with an MLM term).
+    save_head: bool = False
 
 
 @dataclass
@@ -93,6 +107,7 @@ class Recipe:
     data: DataConfig = field(default_factory=DataConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    mlm: MLMConfig = field(default_factory=MLMConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -101,7 +116,7 @@ class Recipe:
         out = dataclasses.asdict(self)
         loss = out.pop("loss")
         out["loss"] = {"name": loss["name"], **loss["params"]}
-        order = ["name", "description", "model", "data", "views", "loss", "training", "eval"]
+        order = ["name", "description", "model", "data", "views", "loss", "mlm", "training", "eval"]
         return {key: out[key] for key in order}
 
     def save(self, path: str | Path) -> None:
@@ -152,6 +167,14 @@ def validate(recipe: Recipe) -> Recipe:
     _require(e.eval_steps >= 1, "eval.eval_steps", ">= 1", e.eval_steps)
     _require(e.batch_size >= 1, "eval.batch_size", ">= 1", e.batch_size)
     _require(e.i_nce_batches >= 1, "eval.i_nce_batches", ">= 1", e.i_nce_batches)
+    m = recipe.mlm
+    _require(m.weight >= 0, "mlm.weight", ">= 0 (0: no MLM term)", m.weight)
+    _require(0 < m.probability < 1, "mlm.probability", "in (0, 1)", m.probability)
+    _require(m.contrastive_weight >= 0, "mlm.contrastive_weight", ">= 0", m.contrastive_weight)
+    if m.weight == 0 and (m.contrastive_weight == 0 or m.save_head):
+        raise FmiclError(
+            "mlm.contrastive_weight 0 and mlm.save_head need the MLM term", fix="set mlm.weight > 0 (e.g. 1.0)"
+        )
     recipe.model.validate()
     return recipe
 
@@ -186,6 +209,7 @@ SECTIONS = {
     "model": ModelConfig,
     "data": DataConfig,
     "views": ViewsConfig,
+    "mlm": MLMConfig,
     "training": TrainingConfig,
     "eval": EvalConfig,
 }
@@ -231,7 +255,7 @@ def _build_section(cls: type, values: dict[str, Any], section: str) -> Any:
 
 def recipe_from_dict(raw: dict[str, Any]) -> Recipe:
     if not isinstance(raw, dict):
-        raise FmiclError("a recipe must be a YAML mapping with sections model, data, views, loss, training, eval")
+        raise FmiclError("a recipe must be a YAML mapping with sections model, data, views, loss, mlm, training, eval")
     top = ["name", "description", "loss", *SECTIONS]
     for key in raw:
         if key not in top:

@@ -179,6 +179,35 @@ def build_model(config: ModelConfig, *, device: str | None = None):
     return SentenceTransformer(modules=modules, device=device)
 
 
+def attach_mlm_head(model, config: ModelConfig):
+    """Load the encoder with its MLM head; the encoder replaces the model's own, the head is returned.
+
+    The head's decoder stays tied to the word embeddings. A checkpoint without MLM weights (a
+    sentence-tuned model) gets a freshly initialised head, as transformers does.
+    """
+    from transformers import AutoModelForMaskedLM
+
+    path = resolve_model_path(config.name_or_path)
+    safe = check_weights(path, allow_pickle=config.allow_pickle)
+    remote = {"trust_remote_code": True} if config.trust_remote_code else {}
+    transformer = model[0]
+    try:
+        mlm = AutoModelForMaskedLM.from_pretrained(path, config=transformer.auto_model.config, **safe, **remote)
+    except (OSError, ValueError) as exc:
+        fix = "pass an encoder that has an MLM head (BERT, RoBERTa)"
+        raise _load_error("MLM head of", config.name_or_path, exc, fix) from exc
+    heads = [module for name, module in mlm.named_children() if name != mlm.base_model_prefix]
+    if len(heads) != 1:
+        raise FmiclError(f"cannot find the MLM head of {config.name_or_path!r}: {[n for n, _ in mlm.named_children()]}")
+    device = next(transformer.auto_model.parameters()).device
+    for name, module in transformer.auto_model.named_children():
+        if getattr(mlm.base_model, name, None) is None:  # BERT's pooler: MLM models drop it, saved models keep it
+            setattr(mlm.base_model, name, module)
+    transformer.model = mlm.base_model.to(device)  # ``auto_model`` is a read-only alias of ``model``
+    assert transformer.auto_model is mlm.base_model
+    return heads[0].to(device), mlm
+
+
 def strip_train_only_modules(model) -> int:
     """Remove the train-only heads in place before saving; returns how many were removed."""
     from fmicl_text.modeling.modules import TrainOnlyDense

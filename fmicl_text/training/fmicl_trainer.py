@@ -13,10 +13,17 @@ import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
+from safetensors.torch import load_file, save_file
 from sentence_transformers import SentenceTransformerTrainer
 from transformers.trainer import TRAINER_STATE_NAME
 
-from fmicl_text.training.run_folder import STAGING, TRAINING_STATE_FILE, keep_checkpoints, publish
+from fmicl_text.training.run_folder import (
+    STAGING,
+    TRAINING_STATE_FILE,
+    TRAINING_TENSORS_FILE,
+    keep_checkpoints,
+    publish,
+)
 
 
 class Stateful(Protocol):
@@ -30,7 +37,9 @@ class FmiclTrainer(SentenceTransformerTrainer):
     """``SentenceTransformerTrainer`` + atomic checkpoints, keep-last-K-and-best, and ``extra_state``.
 
     ``extra_state``: name -> object with ``checkpoint_state(step)`` / ``restore_state()`` (JSON), saved in
-    every checkpoint (``fmicl_state.json``) and restored by :meth:`load_extra_state` before resuming.
+    every checkpoint (``fmicl_state.json``) and restored by :meth:`load_extra_state` before resuming;
+    objects that hold weights outside the model (the MLM head) also give ``checkpoint_tensors()`` /
+    ``restore_tensors()`` (``fmicl_state.safetensors``).
     """
 
     def __init__(self, *args: Any, keep: int = 1, extra_state: dict[str, Stateful] | None = None, **kwargs: Any):
@@ -65,6 +74,14 @@ class FmiclTrainer(SentenceTransformerTrainer):
         self.state.save_to_json(str(staging / name / TRAINER_STATE_NAME))
         extra = {key: obj.checkpoint_state(self.state.global_step) for key, obj in self.extra_state.items()}
         (staging / name / TRAINING_STATE_FILE).write_text(json.dumps(extra), encoding="utf-8")
+        tensors = {
+            f"{key}.{name}": tensor
+            for key, obj in self.extra_state.items()
+            if hasattr(obj, "checkpoint_tensors")
+            for name, tensor in obj.checkpoint_tensors().items()
+        }
+        if tensors:
+            save_file(tensors, str(staging / name / TRAINING_TENSORS_FILE))
         publish(staging / name, run_dir / name)
         shutil.rmtree(staging, ignore_errors=True)
         keep_checkpoints(run_dir, self.keep, self.state.best_model_checkpoint)
@@ -75,11 +92,18 @@ class FmiclTrainer(SentenceTransformerTrainer):
                 logs.update(getattr(obj, "log_values", dict)())
         super().log(logs, *args, **kwargs)
 
-    def load_extra_state(self, checkpoint: str | Path) -> None:
+    def load_extra_state(self, checkpoint: str | Path, tensors_only: bool = False) -> None:
+        """Restore ``extra_state`` from a checkpoint (``tensors_only``: the weights, e.g. the kept step's head)."""
         file = Path(checkpoint) / TRAINING_STATE_FILE
-        if not file.is_file():
-            return
-        saved = json.loads(file.read_text(encoding="utf-8"))
-        for key, obj in self.extra_state.items():
-            if key in saved:
-                obj.restore_state(saved[key])
+        if file.is_file() and not tensors_only:
+            saved = json.loads(file.read_text(encoding="utf-8"))
+            for key, obj in self.extra_state.items():
+                if key in saved:
+                    obj.restore_state(saved[key])
+        file = Path(checkpoint) / TRAINING_TENSORS_FILE
+        if file.is_file():
+            tensors = load_file(str(file))
+            for key, obj in self.extra_state.items():
+                own = {name[len(key) + 1 :]: t for name, t in tensors.items() if name.startswith(key + ".")}
+                if own and hasattr(obj, "restore_tensors"):
+                    obj.restore_tensors(own)

@@ -31,6 +31,7 @@ RUN_STATE_FILE = "fmicl_run.json"
 MANIFEST_FILE = "fmicl_files.json"
 #: in each checkpoint: our own training state (views' random stream, skipped batches)
 TRAINING_STATE_FILE = "fmicl_state.json"
+TRAINING_TENSORS_FILE = "fmicl_state.safetensors"  # weights outside the model (the MLM head)
 #: hidden, ours: a write in progress, and what a replace moved aside
 STAGING, TRASH = ".fmicl-staging", ".fmicl-trash"
 #: transformers writes this last into a checkpoint; a folder without it is no checkpoint

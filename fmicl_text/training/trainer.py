@@ -190,6 +190,14 @@ def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbac
     if not Path(recipe.model.name_or_path).exists():
         model.model_card_data.base_model = recipe.model.name_or_path
     loss = losses.build(recipe.loss.name, model, **recipe.loss.params)
+    mlm_model = None
+    if recipe.mlm.weight > 0:  # before the collator, which hooks the encoder for the cutoff views
+        from fmicl_text.losses.mlm import MLMObjective
+        from fmicl_text.modeling.build import attach_mlm_head
+
+        head, mlm_model = attach_mlm_head(model, recipe.model)
+        m = recipe.mlm
+        loss = MLMObjective(loss, model, head, m.weight, m.probability, m.contrastive_weight, seed=tc.seed)
 
     eval_steps = ec.eval_steps
     if tc.max_steps > 0:
@@ -238,8 +246,9 @@ def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbac
         data_collator=collator,
         callbacks=[EvaluateAtEnd(), guard, stop, *(callbacks or [])],
         keep=tc.keep_checkpoints,
-        extra_state={"nonfinite": guard, "views": ViewsState(collator)},
+        extra_state={"nonfinite": guard, "views": ViewsState(collator), **({"mlm": loss} if mlm_model else {})},
     )
+    trainer.mlm_model = mlm_model  # the encoder + MLM head, saved whole with mlm.save_head
     return trainer, dev, guard, stop
 
 
@@ -281,6 +290,10 @@ def _finalize_run(
 
     staging = folder.staging()
     model.save(str(staging))
+    if recipe.mlm.save_head:  # the same encoder with its head, in transformers' MLM layout (AutoModel reads it too)
+        if state.best_model_checkpoint:
+            trainer.load_extra_state(state.best_model_checkpoint, tensors_only=True)  # the kept step's head
+        trainer.mlm_model.save_pretrained(str(staging))
     resolved = dataclasses.replace(recipe, loss=LossConfig(recipe.loss.name, loss_params))
     resolved.save(staging / RECIPE_FILE)
     results: dict[str, Any] = {
@@ -288,6 +301,7 @@ def _finalize_run(
         "base_model": recipe.model.name_or_path,
         "loss": {"name": recipe.loss.name, **loss_params},
         "views": recipe.views.describe(),
+        **({"mlm": dataclasses.asdict(recipe.mlm)} if recipe.mlm.weight > 0 else {}),
         "data": report.summary(),
         "steps": state.global_step,
         "skipped_steps": guard.skipped,
