@@ -96,6 +96,22 @@ def data_home(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(cache) / "fmicl-text" / "data"
 
 
+BASES_ENV_VAR = "FMICL_BASES_DIR"
+BASE_PREFIX = "base:"  # ``model.name_or_path: base:mlm-small`` names a base built by ``fmicl-text base build``
+
+
+def bases_home() -> Path:
+    """Where built bases live: ``$FMICL_BASES_DIR``, else ``$XDG_CACHE_HOME/fmicl-text/bases``.
+
+    Not the data home itself: that folder may be shared and read-only, while bases are written (and
+    rebuilt when missing).
+    """
+    if os.environ.get(BASES_ENV_VAR):
+        return Path(os.environ[BASES_ENV_VAR]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "fmicl-text" / "bases"
+
+
 def train_corpus_path(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
     """The local file of a named training corpus, or None when the data home lacks it."""
     if name not in TRAIN_CORPORA:

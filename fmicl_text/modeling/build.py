@@ -7,18 +7,24 @@ raw BERT and for an already sentence-tuned model.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from fmicl_text.data.home import BASE_PREFIX, BASES_ENV_VAR, bases_home
 from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.layout import MANIFEST_FILE
 
 logger = logging.getLogger(__name__)
 
 # SimCSE's poolers (``avg`` is SimCSE's name for mean pooling).
 POOLINGS = ("cls", "cls_before_pooler", "mean", "avg", "avg_first_last")
+INITS = ("pretrained", "random")
 
 # Hub models whose exact files are also shipped inside a Python package, so that they load offline.
 PACKAGED_MODELS = {
@@ -41,12 +47,21 @@ class ModelConfig:
     trust_remote_code: bool = False
     # Also load pickled weights (``pytorch_model.bin``): unpickling can run code, so only for files you trust.
     allow_pickle: bool = False
+    # ``pretrained``: the checkpoint's weights; ``random``: its tokenizer and architecture, freshly
+    # initialised (seeded), to pre-train an encoder of our own (with ``config`` overriding its sizes).
+    init: str = "pretrained"
+    # Config overrides for ``init: random``, e.g. {hidden_size: 256, num_hidden_layers: 4}.
+    config: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.pooling not in POOLINGS:
             raise FmiclError(f"unknown pooling {self.pooling!r}", fix=did_you_mean(self.pooling, POOLINGS))
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise FmiclError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.init not in INITS:
+            raise FmiclError(f"unknown model.init {self.init!r}", fix=did_you_mean(self.init, INITS))
+        if self.config and self.init != "random":
+            raise FmiclError("model.config overrides a configuration only with model.init: random")
 
 
 def resolve_model_path(name_or_path: str) -> str:
@@ -54,6 +69,16 @@ def resolve_model_path(name_or_path: str) -> str:
 
     Everything else is returned unchanged and goes to the Hub (or the Hub cache).
     """
+    if name_or_path.startswith(BASE_PREFIX):
+        name = name_or_path[len(BASE_PREFIX) :]
+        folder = bases_home() / name
+        if not (folder / MANIFEST_FILE).is_file():  # a finished build writes its manifest last
+            raise FmiclError(
+                f"base {name!r} is not built yet",
+                where=str(folder),
+                fix=f"build it: fmicl-text base build recipes/base-{name}.yaml (or set {BASES_ENV_VAR})",
+            )
+        return str(folder)
     local = Path(name_or_path).expanduser()
     if local.is_dir():
         return str(local)
@@ -142,6 +167,10 @@ def build_model(config: ModelConfig, *, device: str | None = None):
     config.validate()
     path = resolve_model_path(config.name_or_path)
     safe = check_weights(path, allow_pickle=config.allow_pickle)  # before the slow imports
+    if config.init == "random":
+        with tempfile.TemporaryDirectory() as folder:
+            return build_model(dataclasses.replace(config, name_or_path=random_init(config, folder), init="pretrained",
+                                                   config={}), device=device)  # fmt: skip
 
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer
@@ -179,6 +208,29 @@ def build_model(config: ModelConfig, *, device: str | None = None):
     return SentenceTransformer(modules=modules, device=device)
 
 
+def random_init(config: ModelConfig, folder: str) -> str:
+    """A folder with ``config``'s tokenizer and architecture (sizes overridden), freshly initialised weights.
+
+    The weights come from transformers' own initialisation under the current torch seed, with the
+    MLM head (so ``attach_mlm_head`` finds one, tied to the word embeddings).
+    """
+    from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
+
+    path = resolve_model_path(config.name_or_path)
+    try:
+        hf_config = AutoConfig.from_pretrained(path, **config.config)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise _load_error("configuration of", config.name_or_path, exc, "check model.config's keys") from exc
+    if hf_config.vocab_size < len(tokenizer):
+        raise FmiclError(
+            f"model.config.vocab_size {hf_config.vocab_size} is smaller than the tokenizer's {len(tokenizer)}"
+        )
+    AutoModelForMaskedLM.from_config(hf_config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def attach_mlm_head(model, config: ModelConfig):
     """Load the encoder with its MLM head; the encoder replaces the model's own, the head is returned.
 
@@ -192,7 +244,11 @@ def attach_mlm_head(model, config: ModelConfig):
     remote = {"trust_remote_code": True} if config.trust_remote_code else {}
     transformer = model[0]
     try:
-        mlm = AutoModelForMaskedLM.from_pretrained(path, config=transformer.auto_model.config, **safe, **remote)
+        if config.init == "random":  # a fresh head on the freshly initialised encoder
+            mlm = AutoModelForMaskedLM.from_config(transformer.auto_model.config)
+            mlm.base_model.load_state_dict(transformer.auto_model.state_dict(), strict=False)
+        else:
+            mlm = AutoModelForMaskedLM.from_pretrained(path, config=transformer.auto_model.config, **safe, **remote)
     except (OSError, ValueError) as exc:
         fix = "pass an encoder that has an MLM head (BERT, RoBERTa)"
         raise _load_error("MLM head of", config.name_or_path, exc, fix) from exc

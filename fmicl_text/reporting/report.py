@@ -25,11 +25,10 @@ from typing import Any
 
 from fmicl_text.data.tsv import read_text
 from fmicl_text.errors import FmiclError
+from fmicl_text.layout import LOG_FILE, RESULTS_FILE
 from fmicl_text.reporting.plots import au_points, metric_series, plot_alignment_uniformity, plot_metric_over_steps
 from fmicl_text.reporting.tables import markdown_table, task_columns
 
-RESULTS_FILE = "eval_results.json"  # the names the trainer writes
-LOG_FILE = "training_log.json"
 REPORT_FILE = "report.md"
 DEV_PLOT = "stsb_dev.png"
 AU_PLOT = "align_uniform.png"

@@ -22,6 +22,19 @@ class EvaluateAtEnd(TrainerCallback):
         return control
 
 
+class PauseAt(TrainerCallback):
+    """Stop at ``step`` with a checkpoint, as a signal would, but quietly (``train(pause_after=...)``)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
 class NonFiniteGradientError(FloatingPointError):
     """Gradients came out NaN or infinite: raised before the optimizer step, so no bad update is applied."""
 

@@ -17,13 +17,8 @@ from safetensors.torch import load_file, save_file
 from sentence_transformers import SentenceTransformerTrainer
 from transformers.trainer import TRAINER_STATE_NAME
 
-from fmicl_text.training.run_folder import (
-    STAGING,
-    TRAINING_STATE_FILE,
-    TRAINING_TENSORS_FILE,
-    keep_checkpoints,
-    publish,
-)
+from fmicl_text.layout import STAGING, TRAINING_STATE_FILE, TRAINING_TENSORS_FILE
+from fmicl_text.training.run_folder import keep_checkpoints, publish
 
 
 class Stateful(Protocol):

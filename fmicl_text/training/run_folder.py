@@ -20,20 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from fmicl_text.errors import FmiclError
+from fmicl_text.layout import (
+    CHECKPOINTS_DIR,
+    MANIFEST_FILE,
+    RECIPE_FILE,
+    RESULTS_FILE,
+    RUN_STATE_FILE,
+    STAGING,
+    TRASH,
+)
 
-RECIPE_FILE = "fmicl_recipe.yaml"
-RESULTS_FILE = "eval_results.json"
-LOG_FILE = "training_log.json"
-CHECKPOINTS_DIR = "checkpoints"
-#: in ``checkpoints/``: the recipe of the run that writes there, and whether it finished
-RUN_STATE_FILE = "fmicl_run.json"
-#: in the folder: the top-level names the final write put there (so a rerun replaces only those)
-MANIFEST_FILE = "fmicl_files.json"
-#: in each checkpoint: our own training state (views' random stream, skipped batches)
-TRAINING_STATE_FILE = "fmicl_state.json"
-TRAINING_TENSORS_FILE = "fmicl_state.safetensors"  # weights outside the model (the MLM head)
-#: hidden, ours: a write in progress, and what a replace moved aside
-STAGING, TRASH = ".fmicl-staging", ".fmicl-trash"
 #: transformers writes this last into a checkpoint; a folder without it is no checkpoint
 CHECKPOINT_DONE = "trainer_state.json"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")

@@ -18,8 +18,9 @@ from typing import Any
 
 from fmicl_text import recipe as recipe_module
 from fmicl_text.errors import FmiclError, RunInterrupted, did_you_mean
+from fmicl_text.layout import LOG_FILE, RECIPE_FILE, RESULTS_FILE
 from fmicl_text.recipe import LossConfig, Recipe, validate
-from fmicl_text.training.run_folder import LOG_FILE, RECIPE_FILE, RESULTS_FILE, RunFolder, step_of
+from fmicl_text.training.run_folder import RunFolder, step_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class TrainResult:
     seconds: float
     test: Any = None  # the final StsResult, None without a final suite
     is_main: bool = True  # False on the other processes of a distributed run (they write nothing)
+    finished: bool = True  # False: paused at ``pause_after`` (a checkpoint; ``resume="latest"`` continues)
 
 
 def precision_flags(precision: str) -> dict[str, bool]:
@@ -51,11 +53,15 @@ def precision_flags(precision: str) -> dict[str, bool]:
     return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
 
 
-def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = None) -> TrainResult:
+def train(
+    recipe: Recipe, callbacks: list | None = None, resume: str | None = None, pause_after: int | None = None
+) -> TrainResult:
     """Run a recipe; returns where the model went and its scores.
 
     ``callbacks``: extra trainer callbacks. ``resume``: ``latest`` or a checkpoint folder, to continue
     the unfinished run in ``training.output_dir`` (same recipe) instead of starting one.
+    ``pause_after``: stop at that step with a checkpoint and return unfinished (the schedule is still
+    the whole run's), e.g. to measure a long pre-training along the way.
     Every check that needs no model runs before the heavy imports and before anything is written.
     """
     start = time.time()
@@ -105,6 +111,10 @@ def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = No
     final_tasks = load_suite(ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir) if ec.final_suite else None
     flags = precision_flags(tc.precision)
 
+    if pause_after is not None:
+        from fmicl_text.training.callbacks import PauseAt
+
+        callbacks = [*(callbacks or []), PauseAt(pause_after)]
     trainer, dev, guard, stop = _build_trainer(recipe, dataset, flags, callbacks)
     folder.start(recipe.to_dict(), fresh=resume is None)
     if resume_from is not None:
@@ -146,6 +156,9 @@ def train(recipe: Recipe, callbacks: list | None = None, resume: str | None = No
         return TrainResult(
             out, state.global_step, state.best_metric, step_of(state.best_model_checkpoint), 0.0, is_main=False
         )
+    if pause_after is not None and state.global_step == pause_after < state.max_steps:
+        return TrainResult(out, state.global_step, state.best_metric, step_of(state.best_model_checkpoint),
+                           round(time.time() - start, 1), finished=False)  # fmt: skip
     resumed = step_of(resume_from) if resume_from else None
     return _finalize_run(recipe, trainer, dev, final_tasks, folder, loss_params, report, guard, start, resumed)
 
