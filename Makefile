@@ -3,11 +3,13 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 export FMICL_DATA_DIR ?= $(abspath ../shared/data)
+# Bases we pre-train (fmicl-text base build) live here, outside git, and are rebuilt when missing.
+export FMICL_BASES_DIR ?= $(abspath bases)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views sweep-shared-bits clean
+.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small clean
 
 setup: $(VENV)/.installed
 
@@ -44,6 +46,11 @@ sweep-views: setup
 sweep-shared-bits: setup
 	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view shared_bits --rates 0,1,2,4 \
 		--max-steps 200 --eval-steps 200 --output-dir eval/shared-bits-sweep
+
+# MLM pre-training of a 4x256 BERT from random weights (30k steps, hours on a CPU; resumes where it stopped),
+# a SimCSE probe every 3,000 steps, then the gate -> $(FMICL_BASES_DIR)/mlm-small, eval/bases.md, eval/bases/.
+base-mlm-small: setup
+	$(BIN)/fmicl-text base build recipes/base-mlm-small.yaml --probe-every 3000 --report eval/bases.md
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -135,8 +135,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_arguments(sub.add_parser("report", help="tables and plots from run folders or result files"))
 
     from fmicl_text.evaluation.views_mi import add_views_mi_arguments
+    from fmicl_text.training.search import add_sweep_arguments
+
+    add_sweep_arguments(
+        add_recipe_arguments(
+            sub.add_parser("sweep", help="hyper-parameter search on the dev score (Optuna: TPE, median pruning)")
+        )
+    )
+
+    from fmicl_text.training.bases import add_base_arguments
     from fmicl_text.training.sweep import add_views_sweep_arguments
     from fmicl_text.views.show import add_views_show_arguments
+
+    base = sub.add_parser("base", help="pre-train an encoder of our own and measure what SimCSE adds to it")
+    base_sub = base.add_subparsers(dest="base_command", required=True)
+    add_base_arguments(
+        add_recipe_arguments(
+            base_sub.add_parser("build", help="MLM pre-training with SimCSE probes along the way, then the gate")
+        )
+    )
 
     views = sub.add_parser("views", help="see, measure and sweep the two views")
     views_sub = views.add_subparsers(dest="views_command", required=True)
@@ -294,6 +311,14 @@ def main(argv: list[str] | None = None) -> int:
 
                 return run_views_mi_cli(args)
             return run_views_sweep(args)
+        if args.command == "sweep":
+            from fmicl_text.training.search import run_sweep_cli
+
+            return run_sweep_cli(args, recipe_from_args(args))
+        if args.command == "base":
+            from fmicl_text.training.bases import run_base_cli
+
+            return run_base_cli(args, recipe_from_args(args))
         if args.command == "report":
             from fmicl_text.reporting.report import run_report_cli
 

@@ -92,9 +92,8 @@ def train(
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
 
-    # The loss on a placeholder model: unknown names and bad parameters fail before the encoder loads.
     loss_params = {**losses.loss_parameters(recipe.loss.name), **recipe.loss.params}
-    accepts_negatives = losses.build(recipe.loss.name, torch.nn.Identity(), **recipe.loss.params).accepts_negatives
+    accepts_negatives = check_loss(recipe).accepts_negatives
     dataset, report = load_training_data(
         recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples
     )
@@ -161,6 +160,15 @@ def train(
                            round(time.time() - start, 1), finished=False)  # fmt: skip
     resumed = step_of(resume_from) if resume_from else None
     return _finalize_run(recipe, trainer, dev, final_tasks, folder, loss_params, report, guard, start, resumed)
+
+
+def check_loss(recipe: Recipe) -> Any:
+    """The recipe's loss on a placeholder model: unknown names and bad parameters fail before an encoder loads."""
+    import torch
+
+    from fmicl_text import losses
+
+    return losses.build(recipe.loss.name, torch.nn.Identity(), **recipe.loss.params)
 
 
 def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbacks: list | None):

@@ -1,0 +1,301 @@
+"""Bases: encoders we pre-train ourselves (MLM), measured by how much SimCSE can still lift them.
+
+``fmicl-text base build RECIPE`` trains an MLM recipe into ``bases_home()/NAME`` in stages: every
+``probe_every`` steps it pauses with a checkpoint, scores the checkpoint on STS-B dev (mean and CLS
+pooling) and runs a short unsupervised SimCSE **probe** on it (InfoNCE, dropout views), writing a
+row to ``probes.jsonl``; then it resumes (exactly: ``train(pause_after=...)`` + ``resume``). A stop
+at any point loses at most one stage. When the MLM run finishes, the **gate** runs: the same
+SimCSE with the gate's budget; a base is fit for comparing losses if it lifts STS-B dev by at
+least ``GATE_LIFT`` points. Dev sets only: the test sets play no part in building a base.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fmicl_text.errors import FmiclError
+
+PROBES_FILE = "probes.jsonl"
+GATE_FILE = "gate.json"
+GATE_LIFT = 5.0  # STS-B dev points SimCSE must add for a base to tell losses apart
+
+
+@dataclass(frozen=True)
+class ProbeBudget:
+    """The SimCSE run of a probe or of the gate: InfoNCE, dropout views, mean pooling, STS-B dev after."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    train: str = "wiki"  # not the MLM corpus: the probe's sentences are new to the base
+    max_seq_length: int = 32
+    seed: int = 42
+
+    def describe(self) -> str:
+        return (
+            f"InfoNCE (temperature 0.05), dropout views, mean pooling, {self.steps} steps, batch {self.batch_size}, "
+            f"lr {self.learning_rate:g}, length {self.max_seq_length}, data {self.train}, seed {self.seed}"
+        )
+
+
+def dev_scores(path: str | Path, data_dir: str | None) -> dict[str, float]:
+    """STS-B dev (Spearman x100) of an encoder with mean and with CLS pooling."""
+    from fmicl_text.evaluation.sts import evaluate_sts
+    from fmicl_text.modeling import ModelConfig, build_model
+
+    out = {}
+    for pooling, key in (("mean", "stsb_dev_mean"), ("cls_before_pooler", "stsb_dev_cls")):
+        model = build_model(ModelConfig(str(path), pooling=pooling))
+        out[key] = evaluate_sts(model, suite="stsb-dev", data_dir=data_dir, show_progress=False).scores["stsb_dev"]
+    return out
+
+
+def simcse_lift(path: str | Path, budget: ProbeBudget, data_dir: str | None) -> dict[str, Any]:
+    """STS-B dev (mean pooling) before and after ``budget`` of unsupervised SimCSE on the encoder at ``path``."""
+    from fmicl_text.recipe import Recipe, apply_overrides
+    from fmicl_text.training.trainer import train
+
+    before = dev_scores(path, data_dir)
+    start = time.time()
+    with tempfile.TemporaryDirectory() as out:
+        recipe = apply_overrides(
+            Recipe(name="simcse-probe"),
+            {
+                "model.name_or_path": str(path),
+                "model.pooling": "mean",
+                "data.train": budget.train,
+                "data.data_dir": data_dir,
+                "data.max_seq_length": budget.max_seq_length,
+                "training.output_dir": str(Path(out) / "run"),
+                "training.max_steps": budget.steps,
+                "training.batch_size": budget.batch_size,
+                "training.learning_rate": budget.learning_rate,
+                "training.seed": budget.seed,
+                "training.logging_steps": max(1, budget.steps // 10),
+                "eval.eval_steps": budget.steps,  # one dev score, at the end
+                "eval.final_suite": None,
+                "eval.diagnostics": False,
+            },
+        )
+        after = train(recipe).best_dev
+    return {
+        **before,
+        "after": after,
+        "lift": after - before["stsb_dev_mean"],
+        "probe_seconds": round(time.time() - start, 1),
+    }
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def build_base(
+    recipe,
+    *,
+    probe_every: int,
+    probe: ProbeBudget,
+    gate: ProbeBudget,
+    log=print,
+) -> dict[str, Any]:
+    """Pre-train ``recipe`` (resumable), probing every ``probe_every`` steps, then run the gate."""
+    from fmicl_text.training.run_folder import RunFolder, step_of
+    from fmicl_text.training.trainer import train
+
+    if recipe.mlm.weight <= 0 or not recipe.mlm.save_head:
+        raise FmiclError(
+            "a base recipe pre-trains with MLM and keeps its head", fix="set mlm.weight > 0, mlm.save_head: true"
+        )
+    if recipe.training.max_steps <= 0:
+        raise FmiclError("a base recipe needs training.max_steps (its whole budget)", fix="e.g. --max-steps 40000")
+    if recipe.training.overwrite:
+        raise FmiclError(
+            "base build resumes a base's unfinished build and keeps a finished one",
+            fix=f"to rebuild, delete {recipe.training.output_dir} (and its {PROBES_FILE}) first",
+        )
+    folder = RunFolder(Path(recipe.training.output_dir))
+    probes_path = folder.path.parent / f"{folder.path.name}.{PROBES_FILE}"  # beside the base: --overwrite keeps it
+    done = {row["step"] for row in read_jsonl(probes_path)}
+    data_dir = recipe.data.data_dir
+    start = time.time()
+
+    def record(step: int, path: Path, mlm_loss: float | None) -> None:
+        log(f"probe at MLM step {step}: {path}")
+        row = {"step": step, "mlm_loss": mlm_loss, **simcse_lift(path, probe, data_dir)}
+        with probes_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        done.add(step)
+        log(f"  STS-B dev {row['stsb_dev_mean']:.2f} (cls {row['stsb_dev_cls']:.2f}) -> {row['after']:.2f} "
+            f"after SimCSE: lift {row['lift']:+.2f}")  # fmt: skip
+
+    state = folder.run_state()
+    finished = bool(state and state.get("finished"))
+    while not finished:
+        state = folder.run_state()
+        last = folder.last_checkpoint()
+        step = step_of(last) or 0
+        if last is not None and step not in done and step % probe_every == 0:
+            record(step, last, _mlm_loss_at(last, step))
+            continue
+        if step == 0 and 0 not in done:  # the random init itself: the curve's first point
+            import transformers
+
+            from fmicl_text.modeling import build_model
+
+            probes_path.parent.mkdir(parents=True, exist_ok=True)
+            transformers.set_seed(recipe.training.seed)  # the run's own initial weights
+            with tempfile.TemporaryDirectory() as init:
+                build_model(recipe.model).save(init)
+                record(0, Path(init), None)
+            continue
+        target = (step // probe_every + 1) * probe_every
+        resume = "latest" if state is not None and not state.get("finished") else None
+        result = train(recipe, resume=resume, pause_after=target if target < recipe.training.max_steps else None)
+        finished = result.finished
+    total = recipe.training.max_steps
+    if total not in done:
+        record(total, folder.path, _mlm_loss_at(folder.path, total))
+    gate_path = folder.path / GATE_FILE
+    if gate_path.is_file():
+        verdict = json.loads(gate_path.read_text(encoding="utf-8"))
+    else:
+        log(f"gate: {gate.describe()}")
+        verdict = {**simcse_lift(folder.path, gate, data_dir), "budget": gate.describe(), "needed": GATE_LIFT}
+        verdict["passed"] = verdict["lift"] >= GATE_LIFT
+        gate_path.write_text(json.dumps(verdict, indent=2), encoding="utf-8")
+    log(f"gate: STS-B dev {verdict['stsb_dev_mean']:.2f} -> {verdict['after']:.2f}, lift {verdict['lift']:+.2f}: "
+        f"{'passed' if verdict['passed'] else 'failed'} (needs +{GATE_LIFT:g})")  # fmt: skip
+    verdict["this_sitting_seconds"] = round(time.time() - start, 1)
+    return verdict
+
+
+def _mlm_loss_at(folder: Path, step: int) -> float | None:
+    """The MLM loss logged nearest before ``step`` (the checkpoint's trainer state, else the final log)."""
+    from fmicl_text.layout import LOG_FILE
+
+    for candidate in (folder / "trainer_state.json", folder / LOG_FILE):
+        if candidate.is_file():
+            rows = json.loads(candidate.read_text(encoding="utf-8"))
+            rows = rows.get("log_history", []) if isinstance(rows, dict) else rows
+            losses = [row["mlm"] for row in rows if "mlm" in row and row.get("step", 0) <= step]
+            if losses:
+                return losses[-1]
+    return None
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report_lines(bases: dict[str, dict[str, Any]]) -> list[str]:
+    """``eval/bases.md``: each base's curve (probes) and its gate verdict."""
+    lines = [
+        "# Bases",
+        "",
+        f"A base is fit for comparing losses if unsupervised SimCSE lifts its STS-B dev (Spearman x100, "
+        f"mean pooling) by at least {GATE_LIFT:g} points within the gate's budget. Made by "
+        "`make bases` (`fmicl-text base build`, resumable); dev sets only.",
+        "",
+    ]
+    for name, info in bases.items():
+        lines += [f"## {name}", "", info.get("about", ""), ""]
+        gate = info.get("gate")
+        if gate:
+            verdict = "**passes**" if gate["passed"] else "**fails**"
+            lines += [
+                f"Gate ({gate['budget']}): STS-B dev {gate['stsb_dev_mean']:.2f} (CLS {gate['stsb_dev_cls']:.2f}) -> "
+                f"{gate['after']:.2f}, lift {gate['lift']:+.2f}: {verdict} (needs +{gate['needed']:g}).",
+                "",
+            ]
+        probes = info.get("probes") or []
+        if probes:
+            lines += [
+                f"Probes along the pre-training ({info.get('probe_budget', '')}):",
+                "",
+                "| MLM step | MLM loss | STS-B dev (mean) | STS-B dev (CLS) | after SimCSE | lift | probe s |",
+                "|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for row in sorted(probes, key=lambda r: r["step"]):
+                loss = "-" if row.get("mlm_loss") is None else f"{row['mlm_loss']:.3f}"
+                lines.append(
+                    f"| {row['step']} | {loss} | {row['stsb_dev_mean']:.2f} | {row['stsb_dev_cls']:.2f} | "
+                    f"{row['after']:.2f} | {row['lift']:+.2f} | {row['probe_seconds']:.0f} |"
+                )
+            lines.append("")
+    return lines
+
+
+def plot_curve(probes: list[dict[str, Any]], path: Path, title: str) -> None:
+    """STS-B dev before and after the SimCSE probe against MLM steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(probes, key=lambda r: r["step"])
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(steps, [r["stsb_dev_mean"] for r in rows], marker="o", label="base (mean pooling)")
+    ax.plot(steps, [r["after"] for r in rows], marker="s", label="after the SimCSE probe")
+    ax.set_xlabel("MLM steps")
+    ax.set_ylabel("STS-B dev (Spearman x100)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--probe-every", type=int, default=4000, help="MLM steps between probes (default 4000)")
+    parser.add_argument("--probe-steps", type=int, default=250, help="SimCSE steps of a probe (default 250)")
+    parser.add_argument("--gate-steps", type=int, default=1000, help="SimCSE steps of the gate (default 1000)")
+    parser.add_argument("--probe-lr", type=float, default=1e-4, help="SimCSE learning rate of probes and gate")
+    parser.add_argument("--report", default=None, metavar="FILE.md", help="also write the bases table and curve here")
+    return parser
+
+
+def run_base_cli(args: argparse.Namespace, recipe) -> int:
+    from dataclasses import replace
+
+    from fmicl_text.data.home import bases_home
+
+    for flag, value in (("--probe-every", args.probe_every), ("--probe-steps", args.probe_steps),
+                        ("--gate-steps", args.gate_steps)):  # fmt: skip
+        if value < 1:
+            raise FmiclError(f"{flag} must be at least 1, got {value}")
+    if not (math.isfinite(args.probe_lr) and args.probe_lr > 0):
+        raise FmiclError(f"--probe-lr must be > 0, got {args.probe_lr}")
+    if getattr(args, "training.output_dir") is None:
+        recipe = replace(recipe, training=replace(recipe.training, output_dir=str(bases_home() / recipe.name)))
+    probe = ProbeBudget(steps=args.probe_steps, learning_rate=args.probe_lr)
+    gate = ProbeBudget(steps=args.gate_steps, learning_rate=args.probe_lr)
+    build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate)
+    if args.report:
+        out = Path(recipe.training.output_dir)
+        probes = read_jsonl(out.parent / f"{out.name}.{PROBES_FILE}")
+        info = {
+            "about": recipe.description,
+            "gate": json.loads((out / GATE_FILE).read_text(encoding="utf-8")),
+            "probes": probes,
+            "probe_budget": probe.describe(),
+        }
+        report = Path(args.report)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text("\n".join(report_lines({recipe.name: info})) + "\n", encoding="utf-8")
+        plot_curve(probes, report.with_suffix("") / f"{recipe.name}.png", f"{recipe.name}: SimCSE lift along MLM")
+        print(f"wrote {report}")
+    return 0

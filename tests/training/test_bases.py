@@ -1,0 +1,85 @@
+"""``base build`` on a tiny config: MLM from random weights in stages, a probe per stage, the gate,
+resumable, and the base then usable as ``base:NAME``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fmicl_text.errors import FmiclError
+from fmicl_text.recipe import Recipe, apply_overrides
+from fmicl_text.training import bases
+from fmicl_text.training.bases import GATE_FILE, ProbeBudget, build_base, plot_curve, read_jsonl, report_lines
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+
+
+def _recipe(model, home, out, **extra):
+    return apply_overrides(
+        Recipe(name="tiny-base"),
+        {
+            "model.name_or_path": model,
+            "model.init": "random",
+            "model.config": TINY,
+            "model.pooling": "mean",
+            "data.train": "wiki",
+            "data.data_dir": str(home),
+            "data.max_seq_length": 16,
+            "mlm.weight": 1.0,
+            "mlm.contrastive_weight": 0.0,
+            "mlm.save_head": True,
+            "training.output_dir": str(out),
+            "training.max_steps": 4,
+            "training.batch_size": 8,
+            "training.learning_rate": 1e-3,
+            "eval.dev": None,
+            "eval.final_suite": None,
+            "eval.eval_steps": 2,
+            **extra,
+        },
+    )
+
+
+def test_base_build_probes_each_stage_runs_the_gate_and_resumes(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("FMICL_BASES_DIR", str(tmp_path / "bases"))
+    out = tmp_path / "bases" / "tiny-base"
+    budget = ProbeBudget(steps=2, batch_size=4)
+    verdict = build_base(_recipe(tiny_bert, tiny_data_home, out), probe_every=2, probe=budget, gate=budget)
+    probes = read_jsonl(tmp_path / "bases" / "tiny-base.probes.jsonl")
+    assert [row["step"] for row in probes] == [0, 2, 4]
+    assert probes[0]["mlm_loss"] is None and all(row["mlm_loss"] > 0 for row in probes[1:])
+    for row in probes:
+        assert row["lift"] == pytest.approx(row["after"] - row["stsb_dev_mean"])
+    assert verdict["passed"] == (verdict["lift"] >= 5.0)
+    assert json.loads((out / GATE_FILE).read_text())["lift"] == verdict["lift"]
+    # Built: the folder is an MLM model and a sentence-transformers model, named base:tiny-base.
+    from fmicl_text.modeling.build import resolve_model_path
+
+    assert resolve_model_path("base:tiny-base") == str(out)
+    # A second build does no training and no probing.
+    monkeypatch.setattr(bases, "simcse_lift", lambda *a, **k: pytest.fail("probed again"))
+    assert (
+        build_base(_recipe(tiny_bert, tiny_data_home, out), probe_every=2, probe=budget, gate=budget)["lift"]
+        == (verdict["lift"])
+    )
+    lines = report_lines({"tiny-base": {"about": "tiny", "gate": verdict, "probes": probes, "probe_budget": "x"}})
+    assert any(line.startswith("| 4 |") for line in lines) and any("Gate (" in line for line in lines)
+    plot_curve(probes, tmp_path / "curve.png", "tiny")
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_unbuilt_base_says_how_to_build_it(tmp_path, monkeypatch):
+    from fmicl_text.modeling.build import resolve_model_path
+
+    monkeypatch.setenv("FMICL_BASES_DIR", str(tmp_path))
+    with pytest.raises(FmiclError, match="not built yet") as info:
+        resolve_model_path("base:mlm-small")
+    assert "fmicl-text base build recipes/base-mlm-small.yaml" in str(info.value)
+
+
+def test_a_base_recipe_must_pretrain_with_mlm(tiny_bert, tiny_data_home, tmp_path):
+    budget = ProbeBudget(steps=2, batch_size=4)
+    with pytest.raises(FmiclError, match="MLM"):
+        build_base(_recipe(tiny_bert, tiny_data_home, tmp_path / "b", **{"mlm.save_head": False}), probe_every=2,
+                   probe=budget, gate=budget)  # fmt: skip
