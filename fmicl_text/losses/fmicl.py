@@ -31,15 +31,27 @@ class FMICLLoss(ContrastiveLoss):
         temperature: scale of the cosine critic.
         negatives: ``cross`` (u_i, v_j), ``within`` (u_i, u_j), (v_i, v_j), or ``both``.
         tsallis_alpha: order of the Tsallis divergence (> 1).
+        alpha_from_batch: weight the negative term by ``alpha / mean G`` of the batch (detached; f-Gaussian
+            only, not in the paper): with KL its gradient is then alignment + uniformity's.
         gather_across_devices: negatives from every process, with gradient.
     """
 
-    config_keys = ("divergence", "similarity", "sigma", "alpha", "temperature", "negatives", "tsallis_alpha")
+    config_keys = (
+        "divergence",
+        "similarity",
+        "sigma",
+        "alpha",
+        "temperature",
+        "negatives",
+        "tsallis_alpha",
+        "alpha_from_batch",
+    )
     accepts_negatives = True
     applies_when = {
         "tsallis_alpha": ("divergence", ("tsallis",)),
         "sigma": ("similarity", ("gaussian",)),
         "temperature": ("similarity", ("cosine",)),
+        "alpha_from_batch": ("similarity", ("gaussian",)),
     }
 
     def __init__(
@@ -52,6 +64,7 @@ class FMICLLoss(ContrastiveLoss):
         temperature: float = 0.05,
         negatives: str = "cross",
         tsallis_alpha: float = 2.0,
+        alpha_from_batch: bool = False,
         gather_across_devices: bool = False,
     ) -> None:
         super().__init__(model, gather_across_devices)
@@ -62,6 +75,7 @@ class FMICLLoss(ContrastiveLoss):
         self.temperature = temperature
         self.negatives = negatives
         self.tsallis_alpha = tsallis_alpha
+        self.alpha_from_batch = alpha_from_batch
         self._validate()
 
     def objective(self, u: Tensor, v: Tensor, negatives: Tensor | None = None) -> dict[str, Tensor]:
