@@ -106,8 +106,12 @@ def build_base(
     probe: ProbeBudget,
     gate: ProbeBudget,
     log=print,
+    after_probe=None,
 ) -> dict[str, Any]:
-    """Pre-train ``recipe`` (resumable), probing every ``probe_every`` steps, then run the gate."""
+    """Pre-train ``recipe`` (resumable), probing every ``probe_every`` steps, then run the gate.
+
+    ``after_probe()`` runs after each probe row is written (e.g. to redraw the report as the curve grows).
+    """
     from fmicl_text.training.run_folder import RunFolder, step_of
     from fmicl_text.training.trainer import train
 
@@ -134,6 +138,8 @@ def build_base(
         with probes_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
         done.add(step)
+        if after_probe is not None:
+            after_probe()
         log(f"  STS-B dev {row['stsb_dev_mean']:.2f} (cls {row['stsb_dev_cls']:.2f}) -> {row['after']:.2f} "
             f"after SimCSE: lift {row['lift']:+.2f}")  # fmt: skip
 
@@ -207,6 +213,8 @@ def report_lines(bases: dict[str, dict[str, Any]]) -> list[str]:
     ]
     for name, info in bases.items():
         lines += [f"## {name}", "", info.get("about", ""), ""]
+        if info.get("status"):
+            lines += [f"Status: {info['status']}.", ""]
         gate = info.get("gate")
         if gate:
             verdict = "**passes**" if gate["passed"] else "**fails**"
@@ -283,19 +291,28 @@ def run_base_cli(args: argparse.Namespace, recipe) -> int:
         recipe = replace(recipe, training=replace(recipe.training, output_dir=str(bases_home() / recipe.name)))
     probe = ProbeBudget(steps=args.probe_steps, learning_rate=args.probe_lr)
     gate = ProbeBudget(steps=args.gate_steps, learning_rate=args.probe_lr)
-    build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate)
-    if args.report:
-        out = Path(recipe.training.output_dir)
+    out = Path(recipe.training.output_dir)
+
+    def write_report() -> None:
         probes = read_jsonl(out.parent / f"{out.name}.{PROBES_FILE}")
+        gate_file = out / GATE_FILE
         info = {
             "about": recipe.description,
-            "gate": json.loads((out / GATE_FILE).read_text(encoding="utf-8")),
+            "gate": json.loads(gate_file.read_text(encoding="utf-8")) if gate_file.is_file() else None,
             "probes": probes,
             "probe_budget": probe.describe(),
+            "status": None
+            if gate_file.is_file()
+            else f"building: {max(r['step'] for r in probes)} of {recipe.training.max_steps} MLM steps probed so far",
         }
         report = Path(args.report)
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text("\n".join(report_lines({recipe.name: info})) + "\n", encoding="utf-8")
         plot_curve(probes, report.with_suffix("") / f"{recipe.name}.png", f"{recipe.name}: SimCSE lift along MLM")
-        print(f"wrote {report}")
+
+    build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate,
+               after_probe=write_report if args.report else None)  # fmt: skip
+    if args.report:
+        write_report()
+        print(f"wrote {args.report}")
     return 0
