@@ -126,8 +126,8 @@ class Recipe:
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 BATCH_SAMPLERS = ("random", "no_duplicates")
 ON_NONFINITE = ("stop", "skip")
-# Keys that say how to run, not what is trained: a resumed run may change them.
-RUN_ONLY_KEYS = ("training.overwrite",)
+# Keys that say how to run or what to call it, not what is trained: a resumed run may change them.
+RUN_ONLY_KEYS = ("name", "description", "training.overwrite")
 
 
 def _require(ok: bool, key: str, rule: str, value: Any, fix: str | None = None) -> None:

@@ -287,8 +287,9 @@ def run_base_cli(args: argparse.Namespace, recipe) -> int:
             raise FmiclError(f"{flag} must be at least 1, got {value}")
     if not (math.isfinite(args.probe_lr) and args.probe_lr > 0):
         raise FmiclError(f"--probe-lr must be > 0, got {args.probe_lr}")
-    if getattr(args, "training.output_dir") is None:
-        recipe = replace(recipe, training=replace(recipe.training, output_dir=str(bases_home() / recipe.name)))
+    if getattr(args, "training.output_dir") is None:  # recipes/base-NAME.yaml builds base:NAME
+        name = recipe.name.removeprefix("base-")
+        recipe = replace(recipe, training=replace(recipe.training, output_dir=str(bases_home() / name)))
     probe = ProbeBudget(steps=args.probe_steps, learning_rate=args.probe_lr)
     gate = ProbeBudget(steps=args.gate_steps, learning_rate=args.probe_lr)
     out = Path(recipe.training.output_dir)
@@ -307,8 +308,8 @@ def run_base_cli(args: argparse.Namespace, recipe) -> int:
         }
         report = Path(args.report)
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text("\n".join(report_lines({recipe.name: info})) + "\n", encoding="utf-8")
-        plot_curve(probes, report.with_suffix("") / f"{recipe.name}.png", f"{recipe.name}: SimCSE lift along MLM")
+        report.write_text("\n".join(report_lines({out.name: info})) + "\n", encoding="utf-8")
+        plot_curve(probes, report.with_suffix("") / f"{out.name}.png", f"{out.name}: SimCSE lift along MLM")
 
     build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate,
                after_probe=write_report if args.report else None)  # fmt: skip
