@@ -59,13 +59,14 @@ class FmiclTrainer(SentenceTransformerTrainer):
         finally:
             self._staging = None
         self.accelerator.wait_for_everyone()
-        if not self.args.should_save:
-            return
         name = f"checkpoint-{self.state.global_step}"
-        # The trainer looked for the best checkpoint in the staging folder: point at the published one.
+        # The trainer looked for the best checkpoint in the staging folder: point at the published one
+        # (on every process: each loads the best model at the end).
         best = self.state.best_global_step
         if best and ((run_dir / f"checkpoint-{best}").is_dir() or best == self.state.global_step):
             self.state.best_model_checkpoint = str(run_dir / f"checkpoint-{best}")
+        if not self.args.should_save:
+            return
         self.state.save_to_json(str(staging / name / TRAINER_STATE_NAME))
         extra = {key: obj.checkpoint_state(self.state.global_step) for key, obj in self.extra_state.items()}
         (staging / name / TRAINING_STATE_FILE).write_text(json.dumps(extra), encoding="utf-8")

@@ -115,7 +115,8 @@ def train(
 
         callbacks = [*(callbacks or []), PauseAt(pause_after)]
     trainer, dev, guard, stop = _build_trainer(recipe, dataset, flags, callbacks)
-    folder.start(recipe.to_dict(), fresh=resume is None)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process owns the folder
+        folder.start(recipe.to_dict(), fresh=resume is None)
     if resume_from is not None:
         trainer.load_extra_state(resume_from)
         logger.info("resuming from %s", resume_from)
