@@ -147,3 +147,15 @@ def test_bad_values_fail_before_the_heavy_imports(tmp_path):
     assert done.stdout.split() == ["2", "False", "False"], done.stderr
     assert "training.learning_rate must be > 0, got -1.0" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_building_the_parser_imports_no_heavy_library():
+    """``fmicl-text --help`` stays fast: the parser comes from torch-free modules, the library loads on use."""
+    script = (
+        "import sys; from fmicl_text.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'scipy', 'mteb', 'datasets') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -1,20 +1,29 @@
-"""Evaluation: SentEval-style STS, MTEB tasks, diagnostics (trainer evaluators live in ``evaluators``)."""
+"""Evaluation: SentEval-style STS, MTEB tasks, diagnostics (trainer evaluators live in ``evaluators``).
+
+The STS names below are loaded on first use (``sts`` needs numpy and scipy), so that importing a light
+module of this package (``mteb_defaults``, ``views_mi``) stays light.
+"""
 
 from __future__ import annotations
 
-from fmicl_text.evaluation.sts import (
-    SUITES,
-    StsPairs,
-    StsResult,
-    evaluate_sts,
-    format_table,
-    load_suite,
-    print_table,
-    read_sts_tsv,
-    score_tasks,
-    spearman_x100,
-    suite_tasks,
-)
+from typing import TYPE_CHECKING
+
+from fmicl_text.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from fmicl_text.evaluation.sts import (
+        SUITES,
+        StsPairs,
+        StsResult,
+        evaluate_sts,
+        format_table,
+        load_suite,
+        print_table,
+        read_sts_tsv,
+        score_tasks,
+        spearman_x100,
+        suite_tasks,
+    )
 
 __all__ = [
     "SUITES",
@@ -29,3 +38,5 @@ __all__ = [
     "spearman_x100",
     "suite_tasks",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, "sts", __all__)

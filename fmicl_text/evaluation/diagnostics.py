@@ -18,8 +18,6 @@ once); I_NCE runs the model twice per batch in train mode, so that dropout acts 
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import time
@@ -32,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fmicl_text.data.home import STS_SETS, TEXT_VERSIONS, sts_path
+from fmicl_text.data.home import TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.evaluation.sts import StsPairs, check_gold_scale, read_sts_tsv
 from fmicl_text.losses.functional import alignment, info_nce, uniformity
@@ -343,81 +341,3 @@ def compute_diagnostics(
         temperature=temperature,
         seed=seed,
     )
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_diagnostics_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The flags of ``fmicl-text eval diagnostics``."""
-    parser.add_argument("model", help="a saved folder or any sentence-transformers model name/path")
-    parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
-    parser.add_argument("--text", default="senteval", choices=list(TEXT_VERSIONS), help="STS text version")
-    parser.add_argument("--split", default="dev", choices=list(STS_SETS["stsb"][0]), help="STS-B split (dev)")
-    parser.add_argument("--output", default=None, help="write the numbers as JSON to this file")
-    parser.add_argument("--batch-size", type=int, default=128, help="encoding batch size")
-    parser.add_argument("--i-nce-batch-size", type=int, default=64, help="N of I_NCE = log N - InfoNCE (64)")
-    parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature of I_NCE (0.05)")
-    parser.add_argument("--max-sentences", type=int, default=None, help="use at most this many distinct sentences")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the I_NCE batches and dropout masks")
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
-    return parser
-
-
-def print_diagnostics(result: Diagnostics, label: str | None = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    title = f"Diagnostics on STS-B {result.split} ({result.text} text)" + (f": {label}" if label else "")
-    table = Table(title=title)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_column("on", overflow="fold")
-    log_n = math.log(result.i_nce_batch_size)
-    table.add_row("alignment", f"{result.alignment:.4f}", f"{result.n_pairs} pairs with gold > {POSITIVE_THRESHOLD:g}")
-    table.add_row("uniformity", f"{result.uniformity:.4f}", f"{result.n_sentences} sentences (t = 2)")
-    table.add_row("effective rank", f"{result.erank:.2f}", f"{result.n_sentences} x {result.dim}, not centred")
-    table.add_row(
-        "I_NCE",
-        f"{result.i_nce:.4f} ± {result.i_nce_std:.4f}",
-        f"{result.i_nce_batches} batches of N = {result.i_nce_batch_size} (log N = {log_n:.3f}), "
-        f"tau = {result.i_nce_temperature:g}",
-    )
-    Console().print(table)
-
-
-def run_diagnostics_cli(args: argparse.Namespace) -> int:
-    """``fmicl-text eval diagnostics MODEL``: print the four numbers, optionally write them as JSON."""
-
-    from fmicl_text.evaluation.output import check_output_file
-    from fmicl_text.modeling import load_model
-
-    max_sentences = getattr(args, "max_sentences", None)
-    i_nce_batch_size = getattr(args, "i_nce_batch_size", 64)
-    temperature = getattr(args, "temperature", 0.05)
-    seed = getattr(args, "seed", 0)
-    # Every setting is checked before the data and the model are loaded.
-    at_least(args.batch_size, 1, "--batch-size", fix="sentences per encoding batch: leave it out for 128")
-    at_least(i_nce_batch_size, 2, "--i-nce-batch-size", fix=NEGATIVES_FIX)
-    positive(temperature, "--temperature", fix="SimCSE's is 0.05; 0.5 separates view strengths better")
-    if max_sentences is not None:
-        at_least(max_sentences, 2, "--max-sentences", fix="leave it out to use the whole split")
-    at_least(seed, 0, "--seed", fix="any whole number >= 0 (numpy's generators take no negative seed)")
-    check_output_file(args.output)
-    data = load_diagnostics_data(data_dir=args.data_dir, text=args.text, split=args.split, max_sentences=max_sentences)
-    model = load_model(args.model, device=getattr(args, "device", None))
-    result = diagnose(
-        model,
-        data,
-        batch_size=args.batch_size,
-        i_nce_batch_size=i_nce_batch_size,
-        temperature=temperature,
-        seed=seed,
-    )
-    print_diagnostics(result, label=args.model)
-    if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result.to_json(model_name=args.model), indent=2), encoding="utf-8")
-        print(f"wrote {args.output}")
-    return 0

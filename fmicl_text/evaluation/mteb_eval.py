@@ -14,7 +14,6 @@ classification), whose two columns share sentences.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -30,10 +29,9 @@ from typing import Any
 import numpy as np
 
 from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.evaluation.mteb_defaults import DEFAULT_BATCH_SIZE
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_BATCH_SIZE = 128
 
 # Task types whose two text columns are encoded in two calls and share many texts: embeddings are kept across
 # the calls of one task (and split and subset). Other types keep nothing between calls (a retrieval corpus is
@@ -408,68 +406,3 @@ def _summarize(task: Any, task_result: Any, *, local: bool) -> dict[str, Any]:
             for split, entry in entries
         ]
     return summary
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_mteb_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The arguments of ``fmicl-text eval mteb``."""
-    parser.add_argument("model", help="a saved model folder or a sentence-transformers model name")
-    parser.add_argument(
-        "--tasks",
-        action="append",
-        required=True,
-        metavar="NAME[,NAME...]",
-        help="MTEB task names (need the Hub or its cache) and/or local task names (repeatable)",
-    )
-    parser.add_argument(
-        "--local-dir",
-        default=None,
-        help="folder of local tasks: <type>/<name>/ with type sts, classification, clustering, "
-        "pair_classification, retrieval or reranking",
-    )
-    parser.add_argument("--output", default=None, help="write the scores as JSON to this file")
-    parser.add_argument(
-        "--cache-dir", default=None, help="mteb result cache (default: $MTEB_CACHE, else ~/.cache/mteb)"
-    )
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
-    return parser
-
-
-def print_mteb_table(result: dict[str, Any]) -> None:
-    """The main scores as a rich table (x100, as the MTEB leaderboard shows them)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"MTEB: {result['mteb_model']} ({result['revision']})")
-    for column, justify in (("task", "left"), ("type", "left"), ("metric", "left"), ("score x100", "right")):
-        table.add_column(column, justify=justify)
-    for name, score in result["scores"].items():
-        value = score["main_score"]
-        shown = "n/a" if value is None else f"{100 * value:.2f}"
-        table.add_row(name + (" (local)" if score.get("local") else ""), score["type"], score["metric"], shown)
-    Console().print(table)
-
-
-def run_mteb_cli(args: argparse.Namespace) -> int:
-    """``fmicl-text eval mteb``: evaluate, print the table, write the JSON."""
-    from fmicl_text.evaluation.output import check_output_file
-
-    check_output_file(args.output)  # before the evaluation, which may take long
-    result = evaluate_mteb(
-        args.model,
-        args.tasks,
-        local_dir=args.local_dir,
-        cache_dir=args.cache_dir,
-        batch_size=args.batch_size,
-        device=args.device,
-    )
-    print_mteb_table(result)
-    if args.output:
-        output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        print(f"wrote {output}")
-    return 0

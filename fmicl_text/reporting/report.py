@@ -15,7 +15,6 @@ A run without the data of a plot is left out of it, with a note in the report.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -262,26 +261,3 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
     report_path = out / REPORT_FILE
     report_path.write_text(markdown, encoding="utf-8")
     return Report(markdown=markdown, table=table, files=[report_path, *files], notes=notes)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The flags of ``fmicl-text report``."""
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders or results JSON files")
-    parser.add_argument("--output-dir", default="report", help="where report.md and the plots go (./report)")
-    parser.add_argument(
-        "--dev-metric", default=DEV_METRIC, help=f"training-log key of the dev curve (default {DEV_METRIC})"
-    )
-    return parser
-
-
-def run_report_cli(args: argparse.Namespace) -> int:
-    report = build_report(args.runs, args.output_dir, dev_metric=getattr(args, "dev_metric", DEV_METRIC))
-    print(report.table)
-    for note in report.notes:
-        print(f"note: {note}")
-    for path in report.files:
-        print(f"wrote {path}")
-    return 0

@@ -11,9 +11,7 @@ least ``GATE_LIFT`` points. Dev sets only: the test sets play no part in buildin
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -93,6 +91,21 @@ def simcse_lift(path: str | Path, budget: ProbeBudget, data_dir: str | None) -> 
     }
 
 
+def probes_file(folder: Path) -> Path:
+    """The probes of the base built in ``folder``: beside it (``NAME.probes.jsonl``), so --overwrite keeps them."""
+    return folder.parent / f"{folder.name}.{PROBES_FILE}"
+
+
+def in_bases_home(recipe):
+    """``recipe`` building into the bases home: ``recipes/base-NAME.yaml`` builds ``base:NAME``."""
+    from dataclasses import replace
+
+    from fmicl_text.data.home import bases_home
+
+    name = recipe.name.removeprefix("base-")
+    return replace(recipe, training=replace(recipe.training, output_dir=str(bases_home() / name)))
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
@@ -127,7 +140,7 @@ def build_base(
             fix=f"to rebuild, delete {recipe.training.output_dir} (and its {PROBES_FILE}) first",
         )
     folder = RunFolder(Path(recipe.training.output_dir))
-    probes_path = folder.path.parent / f"{folder.path.name}.{PROBES_FILE}"  # beside the base: --overwrite keeps it
+    probes_path = probes_file(folder.path)
     done = {row["step"] for row in read_jsonl(probes_path)}
     data_dir = recipe.data.data_dir
     start = time.time()
@@ -241,6 +254,22 @@ def report_lines(bases: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def base_info(recipe, probe: ProbeBudget) -> dict[str, Any]:
+    """What :func:`report_lines` shows of the base ``recipe`` builds: its probes so far and, once built, its gate."""
+    out = Path(recipe.training.output_dir)
+    probes = read_jsonl(probes_file(out))
+    gate_file = out / GATE_FILE
+    return {
+        "about": recipe.description,
+        "gate": json.loads(gate_file.read_text(encoding="utf-8")) if gate_file.is_file() else None,
+        "probes": probes,
+        "probe_budget": probe.describe(),
+        "status": None
+        if gate_file.is_file()
+        else f"building: {max(r['step'] for r in probes)} of {recipe.training.max_steps} MLM steps probed so far",
+    }
+
+
 def plot_curve(probes: list[dict[str, Any]], path: Path, title: str) -> None:
     """STS-B dev before and after the SimCSE probe against MLM steps."""
     import matplotlib
@@ -262,58 +291,3 @@ def plot_curve(probes: list[dict[str, Any]], path: Path, title: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--probe-every", type=int, default=4000, help="MLM steps between probes (default 4000)")
-    parser.add_argument("--probe-steps", type=int, default=250, help="SimCSE steps of a probe (default 250)")
-    parser.add_argument("--gate-steps", type=int, default=1000, help="SimCSE steps of the gate (default 1000)")
-    parser.add_argument("--probe-lr", type=float, default=1e-4, help="SimCSE learning rate of probes and gate")
-    parser.add_argument("--report", default=None, metavar="FILE.md", help="also write the bases table and curve here")
-    return parser
-
-
-def run_base_cli(args: argparse.Namespace, recipe) -> int:
-    from dataclasses import replace
-
-    from fmicl_text.data.home import bases_home
-
-    for flag, value in (("--probe-every", args.probe_every), ("--probe-steps", args.probe_steps),
-                        ("--gate-steps", args.gate_steps)):  # fmt: skip
-        if value < 1:
-            raise FmiclError(f"{flag} must be at least 1, got {value}")
-    if not (math.isfinite(args.probe_lr) and args.probe_lr > 0):
-        raise FmiclError(f"--probe-lr must be > 0, got {args.probe_lr}")
-    if getattr(args, "training.output_dir") is None:  # recipes/base-NAME.yaml builds base:NAME
-        name = recipe.name.removeprefix("base-")
-        recipe = replace(recipe, training=replace(recipe.training, output_dir=str(bases_home() / name)))
-    probe = ProbeBudget(steps=args.probe_steps, learning_rate=args.probe_lr)
-    gate = ProbeBudget(steps=args.gate_steps, learning_rate=args.probe_lr)
-    out = Path(recipe.training.output_dir)
-
-    def write_report() -> None:
-        probes = read_jsonl(out.parent / f"{out.name}.{PROBES_FILE}")
-        gate_file = out / GATE_FILE
-        info = {
-            "about": recipe.description,
-            "gate": json.loads(gate_file.read_text(encoding="utf-8")) if gate_file.is_file() else None,
-            "probes": probes,
-            "probe_budget": probe.describe(),
-            "status": None
-            if gate_file.is_file()
-            else f"building: {max(r['step'] for r in probes)} of {recipe.training.max_steps} MLM steps probed so far",
-        }
-        report = Path(args.report)
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text("\n".join(report_lines({out.name: info})) + "\n", encoding="utf-8")
-        plot_curve(probes, report.with_suffix("") / f"{out.name}.png", f"{out.name}: SimCSE lift along MLM")
-
-    build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate,
-               after_probe=write_report if args.report else None)  # fmt: skip
-    if args.report:
-        write_report()
-        print(f"wrote {args.report}")
-    return 0

@@ -18,7 +18,6 @@ The space is YAML, one dotted recipe key per entry::
 
 from __future__ import annotations
 
-import argparse
 import math
 import shutil
 import time
@@ -277,31 +276,3 @@ def _plot(trials: list[Any], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--space", required=True, metavar="SPACE.yaml", help="the search space (recipe keys -> ranges)")
-    parser.add_argument("--trials", type=int, required=True, help="finished trials to reach (a rerun adds the missing)")
-    parser.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default: DIR/study.db, SQLite)")
-    parser.add_argument("--study", default="sweep", help="study name inside the storage (default: sweep)")
-    parser.add_argument("--keep-models", action="store_true", help="keep each trial's model folder (large)")
-    return parser
-
-
-def run_sweep_cli(args: argparse.Namespace, recipe: Any) -> int:
-    if getattr(args, "training.output_dir") is None:
-        raise FmiclError(
-            "sweep needs --output-dir", fix="name the sweep's folder (trials.md, best_recipe.yaml, study.db)"
-        )
-    if args.trials < 1:
-        raise FmiclError(f"--trials must be at least 1, got {args.trials}")
-    space = load_space(args.space)
-    out = Path(recipe.training.output_dir)
-    sweep(recipe, space=space, trials=args.trials, output_dir=out, storage=args.storage, study_name=args.study,
-          keep_models=args.keep_models)  # fmt: skip
-    print((out / TRIALS_TABLE).read_text(encoding="utf-8"))
-    print(f"wrote {out / TRIALS_TABLE}, {out / BEST_RECIPE} and {out / TRIALS_PLOT}")
-    return 0

@@ -10,7 +10,6 @@ another in this process.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -25,30 +24,6 @@ TABLE_FILE = "sweep.md"
 PLOT_FILE = "infomin.png"
 SIDES = {"both": ("a", "b"), "a": ("a",), "b": ("b",)}
 SHARED_BITS = "shared_bits"  # swept like a view: --view shared_bits --rates 0,1,2,4
-
-
-def add_views_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The sweep's own flags; the recipe and every ``train`` flag (``--output-dir``: the sweep's folder) come
-    from the CLI."""
-    parser.add_argument("--view", required=True, help="the view family, e.g. word_deletion, or shared_bits")
-    parser.add_argument(
-        "--rates", required=True, help="comma-separated strengths, e.g. 0,0.1,0.2,0.3,0.5 (shared_bits: 0,1,2,4)"
-    )
-    parser.add_argument("--param", default="rate", help="the parameter swept (rate)")
-    parser.add_argument("--side", default="both", choices=list(SIDES), help="which views get it (both)")
-    parser.add_argument("--mi-temperature", type=float, default=0.05, help="InfoNCE temperature of I_NCE (0.05)")
-    parser.add_argument("--mi-batches", type=int, default=16, help="held-out batches of 64 for I_NCE (16)")
-    return parser
-
-
-def parse_rates(text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise FmiclError(f"--rates must be numbers separated by commas, got {text!r}") from None
-    if not values:
-        raise FmiclError("--rates is empty", fix="e.g. --rates 0,0.1,0.2")
-    return sorted(set(values))
 
 
 def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Path):

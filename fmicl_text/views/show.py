@@ -5,20 +5,9 @@ Only the tokenizer and the encoder's width are needed (not its weights): the vie
 
 from __future__ import annotations
 
-import argparse
-
 from fmicl_text.errors import FmiclError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # BERT's uncased vocabulary; ships offline
-
-
-def add_views_show_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("sentence", nargs="+", help="one or more sentences")
-    parser.add_argument("--views", required=True, metavar="SPEC", help="the views, as for train --views")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"the encoder whose tokenizer to use ({DEFAULT_MODEL})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the views' random draws")
-    parser.add_argument("--max-seq-length", type=int, default=None, help="truncate as training does")
-    return parser
 
 
 def show_lines(

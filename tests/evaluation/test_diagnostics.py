@@ -12,15 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from fmicl_text.cli.evaluate import add_diagnostics_arguments, run_eval_diagnostics
 from fmicl_text.errors import FmiclError
-from fmicl_text.evaluation.diagnostics import (
-    add_diagnostics_arguments,
-    compute_diagnostics,
-    effective_rank,
-    i_nce,
-    load_diagnostics_data,
-    run_diagnostics_cli,
-)
+from fmicl_text.evaluation.diagnostics import compute_diagnostics, effective_rank, i_nce, load_diagnostics_data
 from fmicl_text.evaluation.evaluators import DiagnosticsEvaluator
 from fmicl_text.losses import functional
 
@@ -262,7 +256,7 @@ def test_cli_prints_the_table_and_writes_json(tiny_bert, home, tmp_path, capsys)
     parser = add_diagnostics_arguments(argparse.ArgumentParser())
     out = tmp_path / "out" / "diag.json"
     args = parser.parse_args([tiny_bert, "--data-dir", str(home), "--output", str(out), "--i-nce-batch-size", "4"])
-    assert run_diagnostics_cli(args) == 0
+    assert run_eval_diagnostics(args) == 0
     printed = capsys.readouterr().out
     for word in ("alignment", "uniformity", "effective rank", "I_NCE", "20 sentences"):
         assert word in printed
@@ -277,4 +271,4 @@ def test_cli_bad_data_fails_before_loading_the_model(tmp_path):
     parser = add_diagnostics_arguments(argparse.ArgumentParser())
     args = parser.parse_args(["no/such/model", "--data-dir", str(tmp_path)])
     with pytest.raises(FmiclError, match="not in the data home"):
-        run_diagnostics_cli(args)
+        run_eval_diagnostics(args)

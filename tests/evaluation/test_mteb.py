@@ -330,14 +330,14 @@ def test_mteb_task_offline_gives_a_clear_error(tmp_path, monkeypatch):
 def test_cli_prints_a_table_and_writes_the_json(tiny_bert, local_dir, tmp_path, capsys):
     import argparse
 
-    from fmicl_text.evaluation.mteb_eval import add_mteb_arguments, run_mteb_cli
+    from fmicl_text.cli.evaluate import add_mteb_arguments, run_eval_mteb
 
     output = tmp_path / "out" / "scores.json"
     args = add_mteb_arguments(argparse.ArgumentParser()).parse_args(
         [tiny_bert, "--tasks", "tiny-sts", "--tasks", "tiny-pair", "--local-dir", str(local_dir)]
         + ["--output", str(output), "--cache-dir", str(tmp_path / "cache"), "--batch-size", "4"]
     )
-    assert run_mteb_cli(args) == 0
+    assert run_eval_mteb(args) == 0
     written = json.loads(output.read_text(encoding="utf-8"))
     assert {name: score["metric"] for name, score in written["scores"].items()} == {
         "tiny-sts": "cosine_spearman",

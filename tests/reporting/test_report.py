@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from fmicl_text.cli.report import add_report_arguments, run_report
 from fmicl_text.errors import FmiclError
 from fmicl_text.reporting.plots import au_points, metric_series
-from fmicl_text.reporting.report import add_report_arguments, build_report, load_run, run_report_cli
+from fmicl_text.reporting.report import build_report, load_run
 from fmicl_text.reporting.tables import markdown_table, task_columns
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -89,7 +90,7 @@ def test_report_of_two_runs(tmp_path, capsys):
     out = tmp_path / "report"
 
     parser = add_report_arguments(argparse.ArgumentParser())
-    assert run_report_cli(parser.parse_args([str(a), str(b), "--output-dir", str(out)])) == 0
+    assert run_report(parser.parse_args([str(a), str(b), "--output-dir", str(out)])) == 0
     printed = capsys.readouterr().out
     assert "| simcse |" in printed and f"wrote {out / 'report.md'}" in printed
 

@@ -1,9 +1,11 @@
-"""The ``--output`` file of the eval commands, checked before any work: a result is never lost at the end."""
+"""The ``--output`` file of the eval commands: checked before any work (a result is never lost), then written."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from fmicl_text.errors import FmiclError
 
@@ -31,3 +33,11 @@ def check_output_file(path: str | os.PathLike | None, flag: str = "--output") ->
                     fix=f"choose another {flag} path",
                 )
             break
+
+
+def write_json(path: str | os.PathLike, record: Any) -> None:
+    """Write ``record`` as the ``--output`` JSON file (its folder made), and say so."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    print(f"wrote {path}")

@@ -1,0 +1,104 @@
+"""The ``fmicl-text`` command: parses flags, builds a recipe, calls the library. No logic of its own.
+
+The parser is built from torch-free modules only (``fmicl-text --help`` takes a fraction of a second): each
+command imports the library it calls when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+import traceback
+
+from fmicl_text.cli import evaluate, report, train, views
+from fmicl_text.cli.recipe import TRAIN_FLAGS, add_recipe_arguments, recipe_from_args
+from fmicl_text.errors import FmiclError, RunInterrupted
+
+__all__ = ["TRAIN_FLAGS", "add_recipe_arguments", "build_parser", "main", "recipe_from_args", "resume_command"]
+
+
+# Every command: what runs it, then what adds its flags (in order). A group (eval, base, views) gets its
+# parser with its first command; the order here is the order of --help.
+COMMANDS = {
+    "train": (train.run_train, add_recipe_arguments),
+    "eval sts": (evaluate.run_eval_sts, evaluate.add_sts_arguments),
+    "eval mteb": (evaluate.run_eval_mteb, evaluate.add_mteb_arguments),
+    "eval diagnostics": (evaluate.run_eval_diagnostics, evaluate.add_diagnostics_arguments),
+    "report": (report.run_report, report.add_report_arguments),
+    "sweep": (train.run_sweep, add_recipe_arguments, train.add_sweep_arguments),
+    "base build": (train.run_base_build, add_recipe_arguments, train.add_base_arguments),
+    "views show": (views.run_views_show, views.add_views_show_arguments),
+    "views mi": (views.run_views_mi, views.add_views_mi_arguments),
+    "views sweep": (views.run_views_sweep, views.add_views_sweep_arguments, add_recipe_arguments),
+}
+HELP = {
+    "train": "train an encoder from a recipe",
+    "eval": "evaluate a model",
+    "eval sts": "SentEval-style STS (Spearman x100 of cosine similarity)",
+    "eval mteb": "any MTEB task by name, or local task folders",
+    "eval diagnostics": "alignment, uniformity, effective rank and I_NCE on STS-B",
+    "report": "tables and plots from run folders or result files",
+    "sweep": "hyper-parameter search on the dev score (Optuna: TPE, median pruning)",
+    "base": "pre-train an encoder of our own and measure what SimCSE adds to it",
+    "base build": "MLM pre-training with SimCSE probes along the way, then the gate",
+    "views": "see, measure and sweep the two views",
+    "views show": "what each view makes of a sentence",
+    "views mi": "I_NCE between the two views of a model",
+    "views sweep": "short trainings over a view's strengths",
+}
+DESCRIPTIONS = {"train": "Train an encoder."}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fmicl-text", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = {"": parser.add_subparsers(dest="command", required=True)}
+    for command, (run, *add_flags) in COMMANDS.items():
+        group, _, name = command.rpartition(" ")
+        if group not in subparsers:
+            group_parser = subparsers[""].add_parser(group, help=HELP[group])
+            subparsers[group] = group_parser.add_subparsers(dest=f"{group}_command", required=True)
+        command_parser = subparsers[group].add_parser(name, help=HELP[command], description=DESCRIPTIONS.get(command))
+        for add in add_flags:
+            add(command_parser)
+        command_parser.set_defaults(run=run)
+    return parser
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command that continues an interrupted run: the same flags, ``--resume`` instead of ``--overwrite``."""
+    kept = [a for a in argv if a != "--overwrite"]
+    if "--resume" not in kept and not any(a.startswith("--resume=") for a in kept):
+        kept.append("--resume")
+    return shlex.join(["fmicl-text", *kept])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return args.run(args)
+    except FmiclError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        if isinstance(exc, RunInterrupted):
+            exc.fix = f"resume with: {resume_command(argv)}"
+            print(f"stopped: {exc.format()}", file=sys.stderr)
+        else:
+            print(f"error: {exc.format()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if args.verbose:
+            traceback.print_exc()
+        hint = (
+            f"; to continue from the last checkpoint, if any: {resume_command(argv)}" if args.command == "train" else ""
+        )
+        print(f"\ninterrupted{hint}", file=sys.stderr)
+        return 130

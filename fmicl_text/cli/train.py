@@ -1,0 +1,100 @@
+"""``train``, ``sweep`` (hyper-parameter search) and ``base build``: the flags, their checks and what is printed."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from fmicl_text.cli.recipe import recipe_from_args
+from fmicl_text.errors import FmiclError
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from fmicl_text.evaluation.sts import print_table
+    from fmicl_text.training import train
+
+    recipe = recipe_from_args(args)
+    result = train(recipe, resume=args.resume)
+    if not result.is_main:
+        return 0
+    print(f"\nsaved to {result.output_dir} after {result.steps} steps ({result.seconds:.0f} s)")
+    if result.best_dev is not None:
+        print(f"best {recipe.eval.dev}: {result.best_dev:.2f} at step {result.best_step}")
+    if result.test is not None:
+        print_table(result.test, label=str(result.output_dir))
+    return 0
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--space", required=True, metavar="SPACE.yaml", help="the search space (recipe keys -> ranges)")
+    parser.add_argument("--trials", type=int, required=True, help="finished trials to reach (a rerun adds the missing)")
+    parser.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default: DIR/study.db, SQLite)")
+    parser.add_argument("--study", default="sweep", help="study name inside the storage (default: sweep)")
+    parser.add_argument("--keep-models", action="store_true", help="keep each trial's model folder (large)")
+    return parser
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from fmicl_text.training.search import BEST_RECIPE, TRIALS_PLOT, TRIALS_TABLE, load_space, sweep
+
+    recipe = recipe_from_args(args)
+    if getattr(args, "training.output_dir") is None:
+        raise FmiclError(
+            "sweep needs --output-dir", fix="name the sweep's folder (trials.md, best_recipe.yaml, study.db)"
+        )
+    if args.trials < 1:
+        raise FmiclError(f"--trials must be at least 1, got {args.trials}")
+    space = load_space(args.space)
+    out = Path(recipe.training.output_dir)
+    sweep(recipe, space=space, trials=args.trials, output_dir=out, storage=args.storage, study_name=args.study,
+          keep_models=args.keep_models)  # fmt: skip
+    print((out / TRIALS_TABLE).read_text(encoding="utf-8"))
+    print(f"wrote {out / TRIALS_TABLE}, {out / BEST_RECIPE} and {out / TRIALS_PLOT}")
+    return 0
+
+
+# --------------------------------------------------------------------------- base build
+
+
+def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--probe-every", type=int, default=4000, help="MLM steps between probes (default 4000)")
+    parser.add_argument("--probe-steps", type=int, default=250, help="SimCSE steps of a probe (default 250)")
+    parser.add_argument("--gate-steps", type=int, default=1000, help="SimCSE steps of the gate (default 1000)")
+    parser.add_argument("--probe-lr", type=float, default=1e-4, help="SimCSE learning rate of probes and gate")
+    parser.add_argument("--report", default=None, metavar="FILE.md", help="also write the bases table and curve here")
+    return parser
+
+
+def run_base_build(args: argparse.Namespace) -> int:
+    from fmicl_text.training.bases import ProbeBudget, base_info, build_base, in_bases_home, plot_curve, report_lines
+
+    recipe = recipe_from_args(args)
+    for flag, value in (("--probe-every", args.probe_every), ("--probe-steps", args.probe_steps),
+                        ("--gate-steps", args.gate_steps)):  # fmt: skip
+        if value < 1:
+            raise FmiclError(f"{flag} must be at least 1, got {value}")
+    if not (math.isfinite(args.probe_lr) and args.probe_lr > 0):
+        raise FmiclError(f"--probe-lr must be > 0, got {args.probe_lr}")
+    if getattr(args, "training.output_dir") is None:  # recipes/base-NAME.yaml builds base:NAME
+        recipe = in_bases_home(recipe)
+    probe = ProbeBudget(steps=args.probe_steps, learning_rate=args.probe_lr)
+    gate = ProbeBudget(steps=args.gate_steps, learning_rate=args.probe_lr)
+    name = Path(recipe.training.output_dir).name
+
+    def write_report() -> None:
+        info = base_info(recipe, probe)
+        report = Path(args.report)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text("\n".join(report_lines({name: info})) + "\n", encoding="utf-8")
+        plot_curve(info["probes"], report.with_suffix("") / f"{name}.png", f"{name}: SimCSE lift along MLM")
+
+    build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate,
+               after_probe=write_report if args.report else None)  # fmt: skip
+    if args.report:
+        write_report()
+        print(f"wrote {args.report}")
+    return 0
