@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small sweep-fgaussian clean
+.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
 
 setup: $(VENV)/.installed
 
@@ -51,6 +51,10 @@ sweep-shared-bits: setup
 # a SimCSE probe every 3,000 steps, then the gate -> $(FMICL_BASES_DIR)/mlm-small, eval/bases.md, eval/bases/.
 base-mlm-small: setup
 	$(BIN)/fmicl-text base build recipes/base-mlm-small.yaml --probe-every 3000 --report eval/bases.md
+
+# eval/bases.md from the probes so far, without training (a build in progress shows its curve).
+bases-report: setup
+	$(BIN)/fmicl-text base build recipes/base-mlm-small.yaml --probe-every 3000 --report eval/bases.md --report-only
 
 # The f-Gaussian question: each divergence x critic tuned jointly (sigma or temperature, alpha), 8 trials each,
 # 200 steps a trial on MiniLM (hours on a CPU; resumes) -> eval/fgaussian.md, eval/fgaussian/.

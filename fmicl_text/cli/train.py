@@ -66,6 +66,9 @@ def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--gate-steps", type=int, default=1000, help="SimCSE steps of the gate (default 1000)")
     parser.add_argument("--probe-lr", type=float, default=1e-4, help="SimCSE learning rate of probes and gate")
     parser.add_argument("--report", default=None, metavar="FILE.md", help="also write the bases table and curve here")
+    parser.add_argument(
+        "--report-only", action="store_true", help="write --report from the probes so far; train nothing"
+    )
     return parser
 
 
@@ -92,8 +95,15 @@ def run_base_build(args: argparse.Namespace) -> int:
         report.write_text("\n".join(report_lines({name: info})) + "\n", encoding="utf-8")
         plot_curve(info["probes"], report.with_suffix("") / f"{name}.png", f"{name}: SimCSE lift along MLM")
 
-    build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate,
-               after_probe=write_report if args.report else None)  # fmt: skip
+    if args.report_only:
+        if not args.report:
+            raise FmiclError("--report-only writes the --report file", fix="add --report FILE.md")
+        if not base_info(recipe, probe)["probes"]:
+            where = recipe.training.output_dir
+            raise FmiclError("no probes yet for this base", where=where, fix="run base build first")
+    else:
+        build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate,
+                   after_probe=write_report if args.report else None)  # fmt: skip
     if args.report:
         write_report()
         print(f"wrote {args.report}")

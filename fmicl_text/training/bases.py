@@ -221,7 +221,7 @@ def report_lines(bases: dict[str, dict[str, Any]]) -> list[str]:
         "",
         f"A base is fit for comparing losses if unsupervised SimCSE lifts its STS-B dev (Spearman x100, "
         f"mean pooling) by at least {GATE_LIFT:g} points within the gate's budget. Made by "
-        "`make bases` (`fmicl-text base build`, resumable); dev sets only.",
+        "`make base-mlm-small` (`fmicl-text base build ... --report eval/bases.md`, resumable); dev sets only.",
         "",
     ]
     for name, info in bases.items():
@@ -266,7 +266,8 @@ def base_info(recipe, probe: ProbeBudget) -> dict[str, Any]:
         "probe_budget": probe.describe(),
         "status": None
         if gate_file.is_file()
-        else f"building: {max(r['step'] for r in probes)} of {recipe.training.max_steps} MLM steps probed so far",
+        else f"building: {max((r['step'] for r in probes), default=0)} of {recipe.training.max_steps} MLM steps "
+        "probed so far",
     }
 
 
