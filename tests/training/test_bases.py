@@ -83,3 +83,27 @@ def test_a_base_recipe_must_pretrain_with_mlm(tiny_bert, tiny_data_home, tmp_pat
     with pytest.raises(FmiclError, match="MLM"):
         build_base(_recipe(tiny_bert, tiny_data_home, tmp_path / "b", **{"mlm.save_head": False}), probe_every=2,
                    probe=budget, gate=budget)  # fmt: skip
+
+
+def test_report_only_writes_the_curve_so_far_without_training(tmp_path, monkeypatch, capsys):
+    from fmicl_text.cli import main
+
+    monkeypatch.setenv("FMICL_BASES_DIR", str(tmp_path / "bases"))
+    recipe = tmp_path / "base-tiny.yaml"
+    recipe.write_text(
+        "name: base-tiny\nmodel: {name_or_path: x, init: random, pooling: mean}\n"
+        "mlm: {weight: 1.0, contrastive_weight: 0.0, save_head: true}\ntraining: {max_steps: 100}\n"
+        "eval: {dev: null, final_suite: null}\n"
+    )
+    argv = ["base", "build", str(recipe), "--report", str(tmp_path / "bases.md"), "--report-only"]
+    assert main(argv) == 2
+    assert "no probes yet" in capsys.readouterr().err
+    row = {"step": 0, "mlm_loss": None, "stsb_dev_mean": 54.0, "stsb_dev_cls": 51.0, "after": 47.0, "lift": -7.0,
+           "probe_seconds": 1.0}  # fmt: skip
+    (tmp_path / "bases").mkdir()
+    (tmp_path / "bases" / "tiny.probes.jsonl").write_text(json.dumps(row) + "\n")
+    assert main(argv) == 0
+    report = (tmp_path / "bases.md").read_text()
+    assert "## tiny" in report and "building: 0 of 100 MLM steps" in report and "| 0 | - | 54.00 |" in report
+    assert (tmp_path / "bases" / "tiny").exists() is False  # nothing trained
+    assert (tmp_path / "bases" / "tiny.png").read_bytes()[:4] == b"\x89PNG"
