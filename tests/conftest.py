@@ -130,3 +130,17 @@ def tiny_data_home(tmp_path_factory) -> Path:
     with gzip.open(corpus, "wt", encoding="utf-8") as fh:
         fh.write("\n".join(SENTENCES * 3) + "\n")
     return home
+
+
+def tiny_recipe(name: str, model: str, home: Path, **overrides):
+    """A small recipe on a tiny encoder and the tiny data home (mean pooling, length 16); ``overrides`` win."""
+    from fmicl_text.recipe import Recipe, apply_overrides
+
+    base = {
+        "model.name_or_path": model,
+        "model.pooling": "mean",
+        "data.train": "wiki",
+        "data.data_dir": str(home),
+        "data.max_seq_length": 16,
+    }
+    return apply_overrides(Recipe(name=name), {**base, **overrides})

@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         if isinstance(exc, RunInterrupted):
-            exc.fix = f"resume with: {resume_command(argv)}"
+            # train resumes with --resume; base build and sweep resume by running the same command again
+            again = resume_command(argv) if args.command == "train" else shlex.join(["fmicl-text", *argv])
+            exc.fix = f"resume with: {again}"
             print(f"stopped: {exc.format()}", file=sys.stderr)
         else:
             print(f"error: {exc.format()}", file=sys.stderr)

@@ -22,6 +22,7 @@ from typing import Any
 from fmicl_text.errors import FmiclError
 from fmicl_text.layout import (
     CHECKPOINTS_DIR,
+    LOG_FILE,
     MANIFEST_FILE,
     RECIPE_FILE,
     RESULTS_FILE,
@@ -36,8 +37,9 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 #: names a saved model folder may use (sentence-transformers' layout), checked before training
 _MODEL_NAMES = re.compile(
     r"^(README\.md|modules\.json|config.*\.json|sentence_bert_config\.json|model.*\.safetensors|"
-    r"(tokenizer|special_tokens|vocab|merges|added_tokens|sentencepiece|spm).*|\d+_\w+|fmicl_.*|eval_results\.json|"
-    r"training_log\.json|checkpoints)$"
+    r"(tokenizer|special_tokens|vocab|merges|added_tokens|sentencepiece|spm).*|\d+_\w+|"
+    + "|".join(re.escape(name) for name in (RECIPE_FILE, RESULTS_FILE, LOG_FILE, MANIFEST_FILE, CHECKPOINTS_DIR))
+    + ")$"
 )
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_recipe
 from transformers import TrainerCallback
 
 from fmicl_text.errors import FmiclError, RunInterrupted
 from fmicl_text.losses.mlm import IGNORE, MLMObjective
 from fmicl_text.modeling import ModelConfig, build_model
 from fmicl_text.modeling.build import attach_mlm_head
-from fmicl_text.recipe import Recipe, apply_overrides
+from fmicl_text.recipe import Recipe
 from fmicl_text.training import train
 
 
@@ -93,10 +94,6 @@ def test_the_mlm_term_adds_to_the_contrastive_loss_with_its_weight(tiny):
 
 def _recipe(model: str, home: Path, out: Path, **overrides: object) -> Recipe:
     base = {
-        "model.name_or_path": model,
-        "model.pooling": "mean",
-        "data.data_dir": str(home),
-        "data.max_seq_length": 16,
         "mlm.weight": 1.0,
         "mlm.contrastive_weight": 0.0,
         "mlm.save_head": True,
@@ -108,7 +105,7 @@ def _recipe(model: str, home: Path, out: Path, **overrides: object) -> Recipe:
         "eval.dev": None,
         "eval.final_suite": None,
     }
-    return apply_overrides(Recipe(name="mlm"), {**base, **overrides})
+    return tiny_recipe("mlm", model, home, **{**base, **overrides})
 
 
 def test_mlm_alone_pretrains_a_tiny_encoder_and_saves_its_head(tiny_bert, tiny_data_home, tmp_path):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import tiny_recipe
 
 from fmicl_text.errors import FmiclError
-from fmicl_text.recipe import Recipe, apply_overrides
 from fmicl_text.training import bases
 from fmicl_text.training.bases import GATE_FILE, ProbeBudget, build_base, plot_curve, read_jsonl, report_lines
 
@@ -16,16 +16,13 @@ TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "in
 
 
 def _recipe(model, home, out, **extra):
-    return apply_overrides(
-        Recipe(name="tiny-base"),
-        {
-            "model.name_or_path": model,
+    return tiny_recipe(
+        "tiny-base",
+        model,
+        home,
+        **{
             "model.init": "random",
             "model.config": TINY,
-            "model.pooling": "mean",
-            "data.train": "wiki",
-            "data.data_dir": str(home),
-            "data.max_seq_length": 16,
             "mlm.weight": 1.0,
             "mlm.contrastive_weight": 0.0,
             "mlm.save_head": True,

@@ -4,10 +4,10 @@ reruns a finished trial, and a space checked before any training."""
 from __future__ import annotations
 
 import pytest
+from conftest import tiny_recipe
 
 from fmicl_text.cli import main
 from fmicl_text.errors import FmiclError
-from fmicl_text.recipe import Recipe, apply_overrides
 from fmicl_text.training import trainer as trainer_module
 from fmicl_text.training.search import BEST_RECIPE, STUDY_DB, TRIALS_PLOT, TRIALS_TABLE, load_space, sweep
 
@@ -15,14 +15,11 @@ SPACE = "training.learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: t
 
 
 def _recipe(model, home):
-    return apply_overrides(
-        Recipe(name="search-test"),
-        {
-            "model.name_or_path": model,
-            "model.pooling": "mean",
-            "data.train": "wiki",
-            "data.data_dir": str(home),
-            "data.max_seq_length": 16,
+    return tiny_recipe(
+        "search-test",
+        model,
+        home,
+        **{
             "training.max_steps": 4,
             "training.batch_size": 4,
             "eval.eval_steps": 2,

@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import tiny_recipe
 
 from fmicl_text.errors import FmiclError
-from fmicl_text.recipe import Recipe, apply_overrides
+from fmicl_text.recipe import apply_overrides
 from fmicl_text.training import sweep as sweep_module
 from fmicl_text.training.sweep import POINTS_FILE, sweep
 
 
 def _recipe(model, home):
-    return apply_overrides(
-        Recipe(name="sweep-test"),
-        {
-            "model.name_or_path": model,
-            "model.pooling": "mean",
-            "data.train": "wiki",
-            "data.data_dir": str(home),
-            "data.max_seq_length": 16,
+    return tiny_recipe(
+        "sweep-test",
+        model,
+        home,
+        **{
             "training.max_steps": 2,
             "training.batch_size": 4,
             "training.learning_rate": 1e-3,
