@@ -18,7 +18,6 @@ skips finished settings); the markdown table is rebuilt from it.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import shutil
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from fmicl_text.data import train_corpus_path
+from fmicl_text.data import load_training_data
 from fmicl_text.evaluation.diagnostics import i_nce
 from fmicl_text.evaluation.views_mi import mi_sentences
 from fmicl_text.losses import build
@@ -142,9 +141,7 @@ def measure_costs(names: list[str], data_dir: str | None, rounds: int = 6, batch
     collators = {
         name: ViewsDataCollator(model, views_of(name), seed=0, max_length=recipe.data.max_seq_length) for name in names
     }
-    path = train_corpus_path("wiki", data_dir=data_dir)
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        lines = [line.strip() for _, line in zip(range(batch * (rounds + 1) * 2), fh, strict=False) if line.strip()]
+    lines = load_training_data("wiki", data_dir=data_dir, max_samples=batch * (rounds + 1))[0]["anchor"]
     costs: dict[str, dict[str, list[float]]] = {
         name: {"collate": [], "step": [], "tokens": [], "width": []} for name in names
     }

@@ -474,8 +474,9 @@ CASES: list[Case] = [
          "error: unknown loss 'infonse'"),
     Case("train-unknown-divergence", train("{tmp}/data.txt", "--loss", "fmicl", "--divergence", "kll"), nothing,
          "valid: kl", "unknown divergence",
-         "error: invalid parameters for loss 'fmicl': unknown divergence 'kll'; valid: kl, js, pearson, "
-         "squared_hellinger, tsallis, vlc"),
+         "error: invalid parameters for loss 'fmicl': unknown divergence 'kll'; valid: kl = Kullback-Leibler, "
+         "js = Jensen-Shannon (GAN form), pearson = Pearson chi^2, squared_hellinger = squared Hellinger, "
+         "tsallis = Tsallis (alpha=2.0), vlc = Vincze-Le Cam"),
     Case("train-unknown-recipe-key", train("{tmp}/data.txt", "--set", "training.max_step=5"), nothing,
          "did you mean 'max_steps'", "unknown recipe key",
          "error: unknown recipe key training.max_step"),

@@ -10,7 +10,6 @@ from fmicl_text.data.home import (
     TrainCorpus,
     data_home,
     sts_path,
-    train_corpus_path,
 )
 from fmicl_text.data.readers import (
     HUB_ID,
@@ -43,5 +42,4 @@ __all__ = [
     "data_home",
     "load_training_data",
     "sts_path",
-    "train_corpus_path",
 ]

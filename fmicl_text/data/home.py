@@ -112,14 +112,6 @@ def bases_home() -> Path:
     return Path(cache) / "fmicl-text" / "bases"
 
 
-def train_corpus_path(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The local file of a named training corpus, or None when the data home lacks it."""
-    if name not in TRAIN_CORPORA:
-        raise FmiclError(f"unknown training corpus {name!r}", fix=did_you_mean(name, TRAIN_CORPORA))
-    path = data_home(data_dir) / TRAIN_CORPORA[name].local
-    return path if path.is_file() else None
-
-
 def sts_path(name: str, split: str = "test", text: str = "senteval", data_dir=None) -> Path:
     """The local TSV of an STS set; raises a clear error when the data home lacks it."""
     if name not in STS_SETS:

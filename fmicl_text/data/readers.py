@@ -244,10 +244,8 @@ def _looks_like_file(spec: str) -> bool:
 
 
 def _spec_fix() -> str:
-    return (
-        f"pass a file ({', '.join(SUPPORTED_SUFFIXES)}), a corpus name ({', '.join(sorted(TRAIN_CORPORA))}) "
-        "or a Hub id owner/name[:split]"
-    )
+    corpora = "; ".join(f"{key} = {corpus.about}" for key, corpus in sorted(TRAIN_CORPORA.items()))
+    return f"pass a file ({', '.join(SUPPORTED_SUFFIXES)}), a Hub id owner/name[:split] or a corpus name: {corpora}"
 
 
 def _check_mapping(columns: dict[str, str]) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
-from fmicl_text.evaluation.diagnostics import METRIC_KEYS, Diagnostics, diagnose, load_diagnostics_data
-from fmicl_text.evaluation.sts import CUSTOM_SUITE, StsResult, append_csv_row, load_suite, score_tasks
+from fmicl_text.evaluation.diagnostics import METRIC_KEYS, diagnose, load_diagnostics_data
+from fmicl_text.evaluation.sts import CUSTOM_SUITE, append_csv_row, load_suite, score_tasks
 from fmicl_text.views.spec import ViewsConfig
 
 
@@ -48,7 +48,6 @@ class StsEvaluator(BaseEvaluator):
         self.primary_metric = f"{self.name}_{primary}" if self.name else primary
         self.csv_file = f"sts_evaluation{'_' + self.name if self.name else ''}_results.csv"
         self.csv_headers = ["epoch", "steps", *keys, "avg"]
-        self.last_result: StsResult | None = None
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
@@ -61,7 +60,6 @@ class StsEvaluator(BaseEvaluator):
             batch_size=self.batch_size,
             show_progress=self.show_progress_bar,
         )
-        self.last_result = result
         if output_path is not None and self.write_csv:
             row = [epoch, steps, *(result.scores[key] for key in self.csv_headers[2:])]
             append_csv_row(output_path, self.csv_file, self.csv_headers, row)
@@ -117,7 +115,6 @@ class DiagnosticsEvaluator(BaseEvaluator):
         self.primary_metric = f"{name}_uniformity" if name else "uniformity"
         self.csv_file = f"diagnostics_evaluation{'_' + name if name else ''}_results.csv"
         self.csv_headers = ["epoch", "steps", *METRIC_KEYS, "i_nce_std"]
-        self.last_result: Diagnostics | None = None
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
@@ -132,7 +129,6 @@ class DiagnosticsEvaluator(BaseEvaluator):
             seed=self.seed,
             views=self.views,
         )
-        self.last_result = result
         if output_path is not None and self.write_csv:
             row = [epoch, steps, *(getattr(result, key) for key in self.csv_headers[2:])]
             append_csv_row(output_path, self.csv_file, self.csv_headers, row)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from fmicl_text.losses.base import ContrastiveLoss
-from fmicl_text.losses.functional import alignment_uniformity
+from fmicl_text.losses.functional import alignment_uniformity, defaults_of
+
+DEFAULTS = defaults_of(alignment_uniformity)
 
 
 class AlignmentUniformityLoss(ContrastiveLoss):
@@ -26,9 +28,9 @@ class AlignmentUniformityLoss(ContrastiveLoss):
     def __init__(
         self,
         model: nn.Module,
-        align_alpha: float = 2.0,
-        t: float = 2.0,
-        lam: float = 1.0,
+        align_alpha: float = DEFAULTS["align_alpha"],
+        t: float = DEFAULTS["t"],
+        lam: float = DEFAULTS["lam"],
         gather_across_devices: bool = False,
     ) -> None:
         super().__init__(model, gather_across_devices)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from fmicl_text.losses.base import ContrastiveLoss
-from fmicl_text.losses.functional import dhel
+from fmicl_text.losses.functional import defaults_of, dhel
 
 KOROMILAS_2024 = """
 @inproceedings{koromilas2024bridging,
@@ -17,6 +17,9 @@ KOROMILAS_2024 = """
     year = {2024}
 }
 """
+
+
+DEFAULTS = defaults_of(dhel)
 
 
 class DHELLoss(ContrastiveLoss):
@@ -35,8 +38,8 @@ class DHELLoss(ContrastiveLoss):
     def __init__(
         self,
         model: nn.Module,
-        temperature: float = 0.3,
-        positive_energy: bool = False,
+        temperature: float = DEFAULTS["temperature"],
+        positive_energy: bool = DEFAULTS["positive_energy"],
         gather_across_devices: bool = False,
     ) -> None:
         super().__init__(model, gather_across_devices)

@@ -13,7 +13,6 @@ next to the encoder.
 
 from __future__ import annotations
 
-import torch
 import torch.distributed as dist
 from torch import Tensor
 
@@ -26,6 +25,7 @@ def gather_with_grad(tensor: Tensor) -> Tensor:
     """Concatenate ``tensor`` from every process along dim 0, differentiably (identity when alone)."""
     if not is_distributed():
         return tensor
-    from torch.distributed.nn import all_gather  # its backward sums every copy's gradient
+    # sentence-transformers' helper: torch.distributed.nn.all_gather, whose backward sums every copy's gradient
+    from sentence_transformers.util.distributed import all_gather_with_grad
 
-    return torch.cat(all_gather(tensor.contiguous()), dim=0)
+    return all_gather_with_grad(tensor.contiguous())

@@ -191,5 +191,6 @@ def get_divergence(name: str, tsallis_alpha: float = 2.0) -> Divergence:
     if name == "tsallis":
         return _tsallis(tsallis_alpha)
     if name not in _FIXED:
-        raise ValueError(f"unknown divergence {name!r}; valid: {', '.join(NAMES)}")
+        valid = ", ".join(f"{key} = {get_divergence(key).about}" for key in NAMES)
+        raise ValueError(f"unknown divergence {name!r}; valid: {valid}")
     return _FIXED[name]()

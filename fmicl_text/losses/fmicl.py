@@ -5,7 +5,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from fmicl_text.losses.base import ContrastiveLoss
-from fmicl_text.losses.functional import fmicl
+from fmicl_text.losses.functional import defaults_of, fmicl
+
+DEFAULTS = defaults_of(fmicl)
 
 
 class FMICLLoss(ContrastiveLoss):
@@ -24,9 +26,9 @@ class FMICLLoss(ContrastiveLoss):
         divergence: kl, js, pearson, squared_hellinger, tsallis or vlc (see ``divergences``).
         similarity: ``gaussian`` (the paper's f-Gaussian critic, bandwidth ``sigma``) or ``cosine``
             (cos / ``temperature`` through the f-GAN output activation).
-        sigma: bandwidth of the Gaussian kernel on unit vectors (``d`` ranges over [0, 4]); 2.0 was
-            chosen on STS-B dev (eval/losses.md: 0.5 / 1 / 2 / 4 gave 73.8 / 79.3 / 81.0 / 81.3 with KL;
-            larger values approach the linear limit, where every divergence gives the same loss).
+        sigma: bandwidth of the Gaussian kernel on unit vectors (``d`` ranges over [0, 4]), chosen on
+            STS-B dev (``eval/losses.md``); large values approach the linear limit, where every divergence
+            gives the same loss.
         alpha: weight of the negative term.
         temperature: scale of the cosine critic.
         negatives: ``cross`` (u_i, v_j), ``within`` (u_i, u_j), (v_i, v_j), or ``both``.
@@ -57,14 +59,14 @@ class FMICLLoss(ContrastiveLoss):
     def __init__(
         self,
         model: nn.Module,
-        divergence: str = "js",
-        similarity: str = "gaussian",
-        sigma: float = 2.0,
-        alpha: float = 1.0,
-        temperature: float = 0.05,
-        negatives: str = "cross",
-        tsallis_alpha: float = 2.0,
-        alpha_from_batch: bool = False,
+        divergence: str = DEFAULTS["divergence"],
+        similarity: str = DEFAULTS["similarity"],
+        sigma: float = DEFAULTS["sigma"],
+        alpha: float = DEFAULTS["alpha"],
+        temperature: float = DEFAULTS["temperature"],
+        negatives: str = DEFAULTS["negatives"],
+        tsallis_alpha: float = DEFAULTS["tsallis_alpha"],
+        alpha_from_batch: bool = DEFAULTS["alpha_from_batch"],
         gather_across_devices: bool = False,
     ) -> None:
         super().__init__(model, gather_across_devices)

@@ -9,8 +9,10 @@ The math is specified in the project's objectives document (section numbers refe
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +28,12 @@ def float32_math(fn: Callable[..., dict[str, Tensor]]) -> Callable[..., dict[str
             return fn(u, *args, **kwargs)
 
     return wrapper
+
+
+def defaults_of(fn: Callable[..., Any]) -> dict[str, Any]:
+    """An objective's keyword defaults. The loss classes take theirs from here, so that each default
+    is declared once, beside the math it belongs to."""
+    return {key: p.default for key, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
 
 
 def _wide(x: Tensor) -> Tensor:
@@ -122,7 +130,7 @@ NEGATIVE_PAIRS = ("cross", "within", "both")
 def fmicl(
     u: Tensor,
     v: Tensor,
-    divergence: str,
+    divergence: str = "js",
     similarity: str = "gaussian",
     sigma: float = 2.0,
     alpha: float = 1.0,

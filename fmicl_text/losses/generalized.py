@@ -6,7 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from fmicl_text.losses.base import ContrastiveLoss
-from fmicl_text.losses.functional import SAMPLED_PRIORS, generalized_contrastive
+from fmicl_text.losses.functional import SAMPLED_PRIORS, defaults_of, generalized_contrastive
+
+DEFAULTS = defaults_of(generalized_contrastive)
 
 
 class GeneralizedContrastiveLoss(ContrastiveLoss):
@@ -37,10 +39,10 @@ class GeneralizedContrastiveLoss(ContrastiveLoss):
     def __init__(
         self,
         model: nn.Module,
-        prior: str = "logsumexp",
-        lam: float = 1.0,
-        temperature: float = 0.1,
-        num_projections: int = 128,
+        prior: str = DEFAULTS["prior"],
+        lam: float = DEFAULTS["lam"],
+        temperature: float = DEFAULTS["temperature"],
+        num_projections: int = DEFAULTS["num_projections"],
         seed: int = 0,
         gather_across_devices: bool = False,
     ) -> None:

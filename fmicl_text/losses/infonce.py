@@ -5,7 +5,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from fmicl_text.losses.base import ContrastiveLoss
-from fmicl_text.losses.functional import info_nce
+from fmicl_text.losses.functional import defaults_of, info_nce
+
+DEFAULTS = defaults_of(info_nce)
 
 
 class InfoNCELoss(ContrastiveLoss):
@@ -20,6 +22,13 @@ class InfoNCELoss(ContrastiveLoss):
         symmetric: also take the column-wise loss (v as anchors) and average the two.
         hard_negative_weight: log-weight added to each anchor's own hard-negative logit (SimCSE: 0).
         gather_across_devices: negatives from every process, with gradient (exact, see ``distributed``).
+
+    Relations: with ``hard_negative_weight=0`` this is sentence-transformers'
+    ``MultipleNegativesRankingLoss`` (``scale = 1/temperature``; ``symmetric`` = its directions
+    ``("query_to_doc", "doc_to_query")`` with ``partition_mode="per_direction"``); a test proves equal
+    values and gradients. It is kept rather than built on MNRL for what MNRL lacks: SimCSE's constant
+    log-weight on each anchor's own hard negative (MNRL's hardness modes weight by the detached
+    cosine instead), the per-part logging, and the float32 math shared by every objective.
     """
 
     config_keys = ("temperature", "symmetric", "hard_negative_weight")
@@ -28,9 +37,9 @@ class InfoNCELoss(ContrastiveLoss):
     def __init__(
         self,
         model: nn.Module,
-        temperature: float = 0.05,
-        symmetric: bool = False,
-        hard_negative_weight: float = 0.0,
+        temperature: float = DEFAULTS["temperature"],
+        symmetric: bool = DEFAULTS["symmetric"],
+        hard_negative_weight: float = DEFAULTS["hard_negative_weight"],
         gather_across_devices: bool = False,
     ) -> None:
         super().__init__(model, gather_across_devices)

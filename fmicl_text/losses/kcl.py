@@ -6,7 +6,9 @@ from torch import Tensor, nn
 
 from fmicl_text.losses.base import ContrastiveLoss
 from fmicl_text.losses.dhel import KOROMILAS_2024
-from fmicl_text.losses.functional import kcl
+from fmicl_text.losses.functional import defaults_of, kcl
+
+DEFAULTS = defaults_of(kcl)
 
 
 class KCLLoss(ContrastiveLoss):
@@ -25,9 +27,9 @@ class KCLLoss(ContrastiveLoss):
     def __init__(
         self,
         model: nn.Module,
-        kernel: str = "gaussian",
-        gamma: float = 16.0,
-        t: float = 2.0,
+        kernel: str = DEFAULTS["kernel"],
+        gamma: float = DEFAULTS["gamma"],
+        t: float = DEFAULTS["t"],
         gather_across_devices: bool = False,
     ) -> None:
         super().__init__(model, gather_across_devices)

@@ -101,3 +101,31 @@ def test_float32_math_under_autocast(name, fn):
     for key in plain:
         assert auto[key].dtype == torch.float32, (name, key)
         assert auto[key].item() == pytest.approx(plain[key].item(), rel=1e-6), (name, key)
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+@pytest.mark.parametrize("with_negatives", [False, True])
+def test_equals_sentence_transformers_mnrl(symmetric, with_negatives):
+    """Our InfoNCELoss is MultipleNegativesRankingLoss (scale = 1/temperature; ``symmetric`` = its two
+    directions, per-direction softmax): same value and same embedding gradients on the same inputs."""
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from fmicl_text.losses import InfoNCELoss
+
+    g = torch.Generator().manual_seed(3)
+    columns = 3 if with_negatives else 2
+    embeddings = [torch.randn(8, 16, generator=g, requires_grad=True) for _ in range(columns)]
+    ours = InfoNCELoss(None, temperature=0.05, symmetric=symmetric)
+    theirs = MultipleNegativesRankingLoss(
+        None,
+        scale=20.0,
+        directions=("query_to_doc", "doc_to_query") if symmetric else ("query_to_doc",),
+        partition_mode="per_direction",
+    )
+    ours_value = sum(ours.compute_loss_from_embeddings(embeddings).values())
+    ours_grads = torch.autograd.grad(ours_value, embeddings)
+    theirs_value = theirs.compute_loss_from_embeddings(embeddings, None)
+    theirs_grads = torch.autograd.grad(theirs_value, embeddings)
+    assert ours_value.item() == pytest.approx(theirs_value.item(), rel=1e-6)
+    for mine, other in zip(ours_grads, theirs_grads, strict=True):
+        torch.testing.assert_close(mine, other, rtol=1e-5, atol=1e-7)

@@ -83,7 +83,7 @@ def test_bad_parameters_fail_at_construction(name, params, message, tiny_model):
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_loss_defaults_equal_the_function_defaults(name):
-    """A default changed in one place only would make the CLI and the pure function disagree."""
+    """Each class reads its defaults from its objective (declared once): each reads the right key."""
     import inspect
 
     loss_defaults = {
