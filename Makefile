@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test lint eval-base bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
 
 setup: $(VENV)/.installed
 
@@ -63,6 +63,10 @@ sweep-fgaussian: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests marked slow (end-to-end training, subprocesses): for the edit-test loop.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check fmicl_text tests eval

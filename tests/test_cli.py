@@ -61,6 +61,7 @@ def test_errors_are_one_message_not_a_trace(argv, message, tmp_path, capsys, tin
     assert err.startswith("error: ") and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_console_script_trains_end_to_end(tiny_bert, tiny_data_home, tmp_path):
     """The installed command, as a user runs it: a recipe plus flags, then the printed table."""
     recipe = tmp_path / "r.yaml"
@@ -97,6 +98,7 @@ def test_loss_flags_reach_the_recipe(tmp_path):
     assert (r.loss.name, r.loss.params) == ("kcl", {"gamma": 8.0})
 
 
+@pytest.mark.slow
 def test_fmicl_trains_from_the_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["train", "--model", tiny_bert, "--data-dir", str(tiny_data_home), "--loss", "fmicl",

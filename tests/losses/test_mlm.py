@@ -108,6 +108,7 @@ def _recipe(model: str, home: Path, out: Path, **overrides: object) -> Recipe:
     return tiny_recipe("mlm", model, home, **{**base, **overrides})
 
 
+@pytest.mark.slow
 def test_mlm_alone_pretrains_a_tiny_encoder_and_saves_its_head(tiny_bert, tiny_data_home, tmp_path):
     from safetensors.torch import load_file
     from sentence_transformers import SentenceTransformer
@@ -149,6 +150,7 @@ def test_mlm_validation(tiny_bert, tiny_data_home, tmp_path):
         train(_recipe(tiny_bert, tiny_data_home, tmp_path / "b", **{"mlm.weight": 0.0}))
 
 
+@pytest.mark.slow
 def test_a_stopped_mlm_run_resumes_to_the_same_weights(tiny_bert, tiny_data_home, tmp_path):
     """The head lives outside the model: its weights and the masks' step go into each checkpoint."""
     from safetensors.torch import load_file

@@ -38,6 +38,7 @@ def _recipe(model, home, out, **extra):
     )
 
 
+@pytest.mark.slow
 def test_base_build_probes_each_stage_runs_the_gate_and_resumes(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
     monkeypatch.setenv("FMICL_BASES_DIR", str(tmp_path / "bases"))
     out = tmp_path / "bases" / "tiny-base"

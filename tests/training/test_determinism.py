@@ -39,6 +39,7 @@ def _curve(model: str, home: Path, out: Path, views: str | None, seed: int = 3) 
 
 
 @pytest.mark.parametrize("family", list(CASES))
+@pytest.mark.slow
 def test_same_seed_gives_the_same_loss_curve(family, tiny_bert, tiny_data_home, tmp_path):
     first = _curve(tiny_bert, tiny_data_home, tmp_path / "a", CASES[family])
     second = _curve(tiny_bert, tiny_data_home, tmp_path / "b", CASES[family])

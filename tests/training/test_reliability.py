@@ -127,6 +127,7 @@ def uninterrupted(tiny_bert, tiny_data_home, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_sigkill_after_a_checkpoint_resumes_to_the_same_run(uninterrupted, tiny_bert, tiny_data_home, tmp_path):
     out = tmp_path / "run"
     argv = _flags(tiny_bert, tiny_data_home, out)
@@ -141,6 +142,7 @@ def test_sigkill_after_a_checkpoint_resumes_to_the_same_run(uninterrupted, tiny_
     assert json.loads((out / "eval_results.json").read_text())["resumed_from_step"] == 4
 
 
+@pytest.mark.slow
 def test_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(
     uninterrupted, tiny_bert, tiny_data_home, tmp_path
 ):
@@ -156,6 +158,7 @@ def test_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(
     assert not (checkpoints / ".fmicl-staging").exists()
 
 
+@pytest.mark.slow
 def test_sigint_writes_a_checkpoint_and_prints_the_resume_command(uninterrupted, tiny_bert, tiny_data_home, tmp_path):
     out = tmp_path / "run"
     argv = [*_flags(tiny_bert, tiny_data_home, out), "--overwrite"]
@@ -172,6 +175,7 @@ def test_sigint_writes_a_checkpoint_and_prints_the_resume_command(uninterrupted,
     _assert_same_run(uninterrupted, out)
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_exits_at_once(tiny_bert, tiny_data_home, tmp_path):
     out = tmp_path / "run"
     stopped = _run_script(_signal_at_step_3(2), _flags(tiny_bert, tiny_data_home, out))
@@ -258,6 +262,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_overwrite_never_replaces_or_deletes_a_users_file(tiny_bert, tiny_data_home, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -306,6 +311,7 @@ def test_resume_refuses_another_recipe_and_names_the_keys(tiny_bert, tiny_data_h
         train(_recipe(tiny_bert, tiny_data_home, tmp_path / "empty"), resume="latest")
 
 
+@pytest.mark.slow
 def test_out_of_memory_names_the_knobs_and_blocks_nothing(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
     from fmicl_text.training.fmicl_trainer import FmiclTrainer
 
@@ -322,6 +328,7 @@ def test_out_of_memory_names_the_knobs_and_blocks_nothing(tiny_bert, tiny_data_h
     assert train(_recipe(tiny_bert, tiny_data_home, out, **{"training.batch_size": 4})).steps == 5
 
 
+@pytest.mark.slow
 def test_keeps_the_last_k_checkpoints_and_the_best(tiny_bert, tiny_data_home, tmp_path):
     out = tmp_path / "run"
     recipe = _recipe(

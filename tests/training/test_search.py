@@ -30,6 +30,7 @@ def _recipe(model, home):
     )
 
 
+@pytest.mark.slow
 def test_sweep_runs_trials_writes_outputs_and_resumes_without_repeating(
     tiny_bert, tiny_data_home, tmp_path, monkeypatch
 ):
@@ -79,6 +80,7 @@ def test_a_bad_space_fails_before_any_training(space, message, tiny_bert, tiny_d
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_sweep_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
     (tmp_path / "space.yaml").write_text(SPACE)
     argv = ["sweep", "--model", tiny_bert, "--pooling", "mean", "--data-dir", str(tiny_data_home), "--max-steps", "2",

@@ -29,6 +29,7 @@ def _recipe(model, home):
     )
 
 
+@pytest.mark.slow
 def test_sweep_writes_points_table_plot_and_resumes(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
     out = tmp_path / "sweep"
     rows = sweep(
@@ -69,6 +70,7 @@ def test_shared_bits_sweeps_like_a_view(tiny_bert, tiny_data_home, tmp_path):
     assert recipe.eval.final_suite is None and str(tmp_path / "points") in recipe.training.output_dir
 
 
+@pytest.mark.slow
 def test_a_point_stopped_mid_training_continues_from_its_checkpoint(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
     import os
     import signal

@@ -35,6 +35,7 @@ def _recipe(model: str, home, out, **overrides) -> Recipe:
 
 
 @pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_roberta"])
+@pytest.mark.slow
 def test_train_saves_a_loadable_model(request, encoder, tiny_data_home, tmp_path):
     from sentence_transformers import SentenceTransformer
 
@@ -109,6 +110,7 @@ def test_non_finite_loss_stops_with_the_step(tiny_bert, tiny_data_home, tmp_path
     assert not (out / "model.safetensors").exists()  # nothing broken saved as the result
 
 
+@pytest.mark.slow
 def test_real_minilm_run(minilm_path, data_dir, tmp_path):
     """A few real steps on all-MiniLM-L6-v2 + Wikipedia; STS-B dev stays where a sentence model is."""
     from sentence_transformers import SentenceTransformer
@@ -137,6 +139,7 @@ def test_real_minilm_run(minilm_path, data_dir, tmp_path):
     assert dev.scores["stsb_dev"] > 75  # a pipeline bug (pooling, truncation, wrong file) drops far below
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_gather_and_write_once(tiny_bert, tiny_data_home, tmp_path):
     """DDP on CPU through torchrun: two processes train, one writes the folder."""
     import os
@@ -159,6 +162,7 @@ def test_torchrun_two_processes_gather_and_write_once(tiny_bert, tiny_data_home,
     assert proc.stdout.count("saved to") == 1
 
 
+@pytest.mark.slow
 def test_supervised_triplets_with_views_train(tiny_bert, tiny_data_home, tmp_path):
     """Triplets + token and embedding views + shared bits through the trainer: the loss falls, weights move."""
     import random
