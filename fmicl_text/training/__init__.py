@@ -1,7 +1,8 @@
 """Training: a recipe in, a saved sentence-transformers model out.
 
-``train`` and ``TrainResult`` are loaded on first use (the trainer needs torch), so that importing a light
-module of this package (``sweep``, ``search``, ``bases``) stays light.
+``train`` (a whole run), ``build_trainer`` and ``finalize_run`` (its two halves, for your own code
+around the trainer) and ``TrainResult`` are loaded on first use (the trainer needs torch), so that
+importing a light module of this package (``sweep``, ``search``, ``bases``) stays light.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import TYPE_CHECKING
 from fmicl_text.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from fmicl_text.training.trainer import TrainResult, train
+    from fmicl_text.training.trainer import TrainResult, build_trainer, finalize_run, train
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "build_trainer", "finalize_run", "train"]
 
 __getattr__, __dir__ = lazy_names(__name__, "trainer", __all__)

@@ -92,7 +92,6 @@ def train(
     from fmicl_text import losses
     from fmicl_text.data import load_training_data
 
-    loss_params = {**losses.loss_parameters(recipe.loss.name), **recipe.loss.params}
     accepts_negatives = check_loss(recipe).accepts_negatives
     dataset, report = load_training_data(
         recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples
@@ -108,13 +107,13 @@ def train(
         raise FmiclError(f"the training data has {len(dataset)} rows, fewer than one batch of {tc.batch_size}")
     check_weights(resolve_model_path(recipe.model.name_or_path), allow_pickle=recipe.model.allow_pickle)
     final_tasks = load_suite(ec.final_suite, text=ec.text, data_dir=recipe.data.data_dir) if ec.final_suite else None
-    flags = precision_flags(tc.precision)
 
     if pause_after is not None:
         from fmicl_text.training.callbacks import PauseAt
 
         callbacks = [*(callbacks or []), PauseAt(pause_after)]
-    trainer, dev, guard, stop = _build_trainer(recipe, dataset, flags, callbacks)
+    trainer = build_trainer(recipe, dataset, callbacks)
+    stop = trainer.stop_on_signal
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process owns the folder
         folder.start(recipe.to_dict(), fresh=resume is None)
     if resume_from is not None:
@@ -160,7 +159,9 @@ def train(
         return TrainResult(out, state.global_step, state.best_metric, step_of(state.best_model_checkpoint),
                            round(time.time() - start, 1), finished=False)  # fmt: skip
     resumed = step_of(resume_from) if resume_from else None
-    return _finalize_run(recipe, trainer, dev, final_tasks, folder, loss_params, report, guard, start, resumed)
+    return finalize_run(
+        recipe, trainer, data_report=report, final_tasks=final_tasks, started=start, resumed_from=resumed
+    )
 
 
 def check_loss(recipe: Recipe) -> Any:
@@ -172,8 +173,15 @@ def check_loss(recipe: Recipe) -> Any:
     return losses.build(recipe.loss.name, torch.nn.Identity(), **recipe.loss.params)
 
 
-def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbacks: list | None):
-    """The model, loss, evaluators, collator and trainer of a recipe (the heavy imports happen here)."""
+def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = None) -> Any:
+    """The model, loss, evaluators, collator and ``FmiclTrainer`` (a ``SentenceTransformerTrainer``) of a recipe.
+
+    ``dataset``: the training rows (anchor, positive[, negative]); by default the recipe's data, read and
+    cleaned. The views are the trainer's data collator (``trainer.data_collator``). The trainer also carries
+    ``dev_evaluator`` (None without ``eval.dev``), ``nonfinite_guard`` and ``stop_on_signal`` (the
+    callbacks :func:`finalize_run` and :func:`train` read), and ``data_report`` (None for a given
+    ``dataset``). The heavy imports happen here.
+    """
     import torch
     import transformers
     from sentence_transformers import SentenceTransformerTrainingArguments
@@ -187,6 +195,13 @@ def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbac
     from fmicl_text.views.collator import ViewsDataCollator
 
     tc, ec = recipe.training, recipe.eval
+    data_report = None
+    if dataset is None:
+        from fmicl_text.data import load_training_data
+
+        dataset, data_report = load_training_data(
+            recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples
+        )
     out = Path(tc.output_dir)
     dev = (
         StsEvaluator(suite=ec.dev, text=ec.text, data_dir=recipe.data.data_dir, batch_size=ec.batch_size)
@@ -252,7 +267,7 @@ def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbac
         use_cpu=not torch.cuda.is_available(),
         report_to="none",
         disable_tqdm=False,
-        **flags,
+        **precision_flags(tc.precision),
     )
     # Truncate training inputs only: evaluation encodes full sentences, as SimCSE does. The views act
     # after truncation (a repeated word may lengthen a view past max_seq_length, as in ESimCSE).
@@ -271,7 +286,9 @@ def _build_trainer(recipe: Recipe, dataset: Any, flags: dict[str, bool], callbac
         extra_state={"nonfinite": guard, "views": ViewsState(collator), **({"mlm": loss} if mlm_model else {})},
     )
     trainer.mlm_model = mlm_model  # the encoder + MLM head, saved whole with mlm.save_head
-    return trainer, dev, guard, stop
+    trainer.dev_evaluator, trainer.nonfinite_guard, trainer.stop_on_signal = dev, guard, stop
+    trainer.data_report = data_report
+    return trainer
 
 
 class ViewsState:
@@ -287,17 +304,33 @@ class ViewsState:
         self.collator.load_state(state)
 
 
-def _finalize_run(
-    recipe, trainer, dev, final_tasks, folder: RunFolder, loss_params, report, guard, start, resumed: int | None
+def finalize_run(
+    recipe: Recipe,
+    trainer: Any,
+    *,
+    data_report: Any = None,
+    final_tasks: Any = None,
+    started: float | None = None,
+    resumed_from: int | None = None,
 ) -> TrainResult:
-    """Strip train-only modules, score the kept model, and write the folder atomically (staging, then rename)."""
+    """Finish a trained :func:`build_trainer` run: strip train-only modules, score the kept model on dev and
+    on ``final_tasks`` (loaded STS tasks), and write the output folder atomically (staging, then rename).
+
+    ``data_report``: what the training data was (``load_training_data``'s report; by default the one
+    :func:`build_trainer` read, else the row count); ``started``: the
+    ``time.time()`` the run began (for its seconds); ``resumed_from``: the step it resumed from, if any.
+    """
     import torch
 
+    from fmicl_text import losses
     from fmicl_text.evaluation.sts import score_tasks
     from fmicl_text.modeling import strip_train_only_modules
     from fmicl_text.reporting.model_card import write_run_section
 
     ec, state = recipe.eval, trainer.state
+    dev, guard, folder = trainer.dev_evaluator, trainer.nonfinite_guard, RunFolder(Path(recipe.training.output_dir))
+    loss_params = {**losses.loss_parameters(recipe.loss.name), **recipe.loss.params}
+    report = data_report or trainer.data_report
     model = trainer.model
     strip_train_only_modules(model)
     model.eval()
@@ -324,12 +357,14 @@ def _finalize_run(
         "loss": {"name": recipe.loss.name, **loss_params},
         "views": recipe.views.describe(),
         **({"mlm": dataclasses.asdict(recipe.mlm)} if recipe.mlm.weight > 0 else {}),
-        "data": report.summary(),
+        "data": report.summary() if report else f"{len(trainer.train_dataset)} rows",
         "steps": state.global_step,
         "skipped_steps": guard.skipped,
         "dev": {"suite": ec.dev, "best": best_dev, "best_step": best_step},
-        "seconds": round(time.time() - start, 1),  # this sitting's (from ``resumed_from_step`` when resumed)
-        "resumed_from_step": resumed,
+        "seconds": round(
+            time.time() - (started or time.time()), 1
+        ),  # this sitting's (from ``resumed_from_step`` when resumed)
+        "resumed_from_step": resumed_from,
         "device": str(model.device),
         "world_size": trainer.args.world_size,
         "torch": torch.__version__,

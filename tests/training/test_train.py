@@ -72,6 +72,29 @@ def test_train_saves_a_loadable_model(request, encoder, tiny_data_home, tmp_path
     assert all({"eval_diag_alignment", "eval_diag_erank", "eval_diag_i_nce"} <= set(row) for row in evals)
 
 
+def test_build_trainer_and_finalize_run_are_the_two_halves_of_train(tiny_bert, tiny_data_home, tmp_path):
+    """Your own rows into the trainer build_trainer makes, your own call of train(), then the run folder."""
+    from conftest import SENTENCES
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
+    from fmicl_text.training import build_trainer, finalize_run
+
+    out = tmp_path / "run"
+    recipe = _recipe(tiny_bert, tiny_data_home, out, **{"eval.dev": None, "eval.final_suite": None})
+    trainer = build_trainer(recipe, Dataset.from_dict({"anchor": SENTENCES, "positive": SENTENCES}))
+    assert trainer.dev_evaluator is None and trainer.data_report is None
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train()
+    result = finalize_run(recipe, trainer)
+    assert result.steps == 4 and result.output_dir == out
+    results = json.loads((out / "eval_results.json").read_text())
+    assert results["data"] == f"{len(SENTENCES)} rows" and results["steps"] == 4
+    loaded = SentenceTransformer(str(out))
+    moved = [k for k, v in loaded.state_dict().items() if k in before and not torch.equal(v, before[k])]
+    assert moved, "training did not change the saved weights"
+
+
 def test_refuses_non_empty_output_and_small_batches(tiny_bert, tiny_data_home, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
