@@ -17,86 +17,174 @@ from typing import Any
 import yaml
 
 from fmicl_text.errors import FmiclError, did_you_mean
-from fmicl_text.modeling.build import ModelConfig
 from fmicl_text.views.spec import ViewsConfig
+
+# SimCSE's poolers (``avg`` is SimCSE's name for mean pooling).
+POOLINGS = ("cls", "cls_before_pooler", "mean", "avg", "avg_first_last")
+INITS = ("pretrained", "random")
+
+
+def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None, **kwargs: Any) -> Any:
+    """A recipe key: its default, what it means and, for a key a command-line flag sets, the flag.
+
+    Declared once here, as transformers' ``HfArgumentParser`` reads its dataclasses: the CLI builds
+    its flags and their help from this metadata, and ``docs/recipe.md`` is written from it.
+    """
+    return field(default=default, metadata={"help": help, "flag": flag}, **kwargs)
+
+
+@dataclass
+class ModelConfig:
+    """The encoder and how a sentence vector is read from it."""
+
+    name_or_path: str = option(
+        "bert-base-uncased", flag="--model", help="encoder: a Hub name, a local folder or base:NAME"
+    )
+    pooling: str = option("cls", flag="--pooling", help=f"sentence vector: {', '.join(POOLINGS)}")
+    mlp_only_train: bool = option(
+        True, help="SimCSE's mlp_only_train: with cls pooling, the MLP head is used in training only"
+    )
+    dropout: float | None = option(
+        None,
+        flag="--dropout",
+        help="encoder dropout, the source of the dropout views (0: none; null: the checkpoint's own)",
+    )
+    trust_remote_code: bool = option(False, help="run the model repository's own Python code (only models you trust)")
+    allow_pickle: bool = option(
+        False,
+        flag="--allow-pickle",
+        help="also load pickled .bin weights: unpickling can run code, so only files you trust",
+    )
+    init: str = option(
+        "pretrained",
+        help="pretrained: the checkpoint's weights; random: its tokenizer and architecture, with fresh seeded weights",
+    )
+    config: dict[str, Any] = option(
+        default_factory=dict, help="config overrides for init: random, e.g. {hidden_size: 256, num_hidden_layers: 4}"
+    )
+
+    def validate(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise FmiclError(f"unknown pooling {self.pooling!r}", fix=did_you_mean(self.pooling, POOLINGS))
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise FmiclError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.init not in INITS:
+            raise FmiclError(f"unknown model.init {self.init!r}", fix=did_you_mean(self.init, INITS))
+        if self.config and self.init != "random":
+            raise FmiclError("model.config overrides a configuration only with model.init: random")
 
 
 @dataclass
 class DataConfig:
     """Training data: a file path, a data-home name (``wiki``...) or a Hub dataset id."""
 
-    train: str = "wiki"
-    # The data home (standard names -> local files); None: $FMICL_DATA_DIR, else a cache folder.
-    data_dir: str | None = None
-    # Use only the first N rows after cleaning (None: all).
-    max_samples: int | None = None
-    # Truncation length of training inputs, in tokens (SimCSE: 32). Evaluation is not truncated.
-    max_seq_length: int = 32
+    train: str = option(
+        "wiki",
+        flag="--train-data",
+        help="training data: a file (.txt[.gz], .csv, .tsv, .jsonl), a data-home name (wiki, nli, ...) or a Hub id",
+    )
+    data_dir: str | None = option(
+        None,
+        flag="--data-dir",
+        help="data home folder (standard names -> local files; null: $FMICL_DATA_DIR, else a cache folder)",
+    )
+    max_samples: int | None = option(
+        None, flag="--max-train-samples", help="use only the first N training rows after cleaning (null: all)"
+    )
+    max_seq_length: int = option(
+        32,
+        flag="--max-seq-length",
+        help="truncate training inputs to this many tokens (SimCSE: 32; evaluation is not truncated)",
+    )
 
 
 @dataclass
 class LossConfig:
     """A loss from the registry and its keyword parameters (everything but ``name`` in YAML)."""
 
-    name: str = "infonce"
-    # Parameters not given take the loss's own defaults (the saved recipe lists them all).
-    params: dict[str, Any] = field(default_factory=dict)
+    name: str = option("infonce", flag="--loss", help="the loss, by its registry name")
+    params: dict[str, Any] = option(
+        default_factory=dict, help="parameters not given take the loss's own defaults (the saved recipe lists them all)"
+    )
 
 
 @dataclass
 class MLMConfig:
     """SimCSE's auxiliary masked-language-modelling term (``weight`` 0: off); ``contrastive_weight: 0`` is MLM alone."""
 
-    # SimCSE's lambda (0.1 in its code for RoBERTa); 0 turns the term off.
-    weight: float = 0.0
-    # Share of the non-special tokens predicted (80 % [MASK], 10 % random, 10 % kept).
-    probability: float = 0.15
-    # Weight of the contrastive loss; 0 skips it: pre-training an encoder with MLM alone.
-    contrastive_weight: float = 1.0
-    # Save the MLM head with the model (a base to pre-train further, or to train with an MLM term).
-    save_head: bool = False
+    weight: float = option(0.0, help="SimCSE's lambda (0.1 in its code for RoBERTa); 0 turns the MLM term off")
+    probability: float = option(
+        0.15, help="share of the non-special tokens predicted (80 % [MASK], 10 % random, 10 % kept)"
+    )
+    contrastive_weight: float = option(
+        1.0, help="weight of the contrastive loss; 0 skips it: MLM alone, to pre-train an encoder"
+    )
+    save_head: bool = option(
+        False, help="save the MLM head with the model (a base to pre-train further, or to train with an MLM term)"
+    )
 
 
 @dataclass
 class TrainingConfig:
-    output_dir: str = "runs/simcse"
-    # Stop after this many optimizer steps; -1 trains for ``epochs`` epochs.
-    max_steps: int = -1
-    epochs: float = 1.0
-    batch_size: int = 64
-    learning_rate: float = 3e-5
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    seed: int = 42
-    # auto: bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU.
-    precision: str = "auto"
-    logging_steps: int = 10
-    # random (SimCSE) or no_duplicates (no repeated text inside a batch: no false negatives).
-    batch_sampler: str = "random"
-    dataloader_workers: int = 0
-    overwrite: bool = False
-    # Checkpoints kept besides the best one (every ``eval.eval_steps``, and on SIGINT / SIGTERM).
-    keep_checkpoints: int = 1
-    # A non-finite loss or gradient: ``stop`` (before the update) or ``skip`` that batch's update.
-    on_nonfinite: str = "stop"
-    # With ``skip``: stop after this many non-finite batches in a row.
-    max_nonfinite_in_row: int = 5
+    output_dir: str = option("runs/simcse", flag="--output-dir", help="where the model folder is written")
+    max_steps: int = option(
+        -1, flag="--max-steps", help="stop after this many optimizer steps (-1: train --epochs epochs)"
+    )
+    epochs: float = option(1.0, flag="--epochs", help="epochs when max_steps is -1")
+    batch_size: int = option(64, flag="--batch-size", help="pairs per batch (in-batch negatives: batch size - 1)")
+    learning_rate: float = option(3e-5, flag="--learning-rate", help="peak learning rate")
+    warmup_ratio: float = option(0.0, flag="--warmup-ratio", help="share of the steps for linear warm-up")
+    weight_decay: float = option(0.0, help="AdamW weight decay")
+    seed: int = option(42, flag="--seed", help="random seed (model init, data order, views, dropout)")
+    precision: str = option(
+        "auto",
+        flag="--precision",
+        help="auto (bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16",
+    )
+    logging_steps: int = option(10, help="log the loss and its parts every N steps")
+    batch_sampler: str = option(
+        "random", help="random (SimCSE) or no_duplicates (no repeated text inside a batch: no false negatives)"
+    )
+    dataloader_workers: int = option(0, help="data loader worker processes (0: collate in the main process)")
+    overwrite: bool = option(
+        False,
+        flag="--overwrite",
+        help="start again in a folder that holds a run (files this tool did not write are never touched)",
+    )
+    keep_checkpoints: int = option(
+        1, help="checkpoints kept besides the best one (written every eval.eval_steps, and on SIGINT / SIGTERM)"
+    )
+    on_nonfinite: str = option(
+        "stop", help="a non-finite loss or gradient: stop (before the update) or skip that batch's update"
+    )
+    max_nonfinite_in_row: int = option(
+        5, help="with on_nonfinite: skip, stop after this many non-finite batches in a row"
+    )
 
 
 @dataclass
 class EvalConfig:
     """SimCSE's protocol: STS-B dev every ``eval_steps``, keep the best, then the test suite."""
 
-    dev: str | None = "stsb-dev"
-    eval_steps: int = 125
-    final_suite: str | None = "senteval7"
-    # senteval (tokenised, SimCSE's numbers) or original (raw text, MTEB-style).
-    text: str = "senteval"
-    batch_size: int = 128
-    # Log alignment, uniformity, effective rank and I_NCE (on STS-B dev) at every evaluation.
-    diagnostics: bool = True
-    # Held-out batches of 64 for I_NCE at each evaluation (two dropout passes each: the costly part on CPU).
-    i_nce_batches: int = 4
+    dev: str | None = option(
+        "stsb-dev", flag="--dev", help="dev suite for checkpoint selection (stsb-dev, sickr-dev; null: none)"
+    )
+    eval_steps: int = option(125, flag="--eval-steps", help="evaluate on the dev suite (and checkpoint) every N steps")
+    final_suite: str | None = option(
+        "senteval7", flag="--final-suite", help="test suite run on the kept model (null: none)"
+    )
+    text: str = option(
+        "senteval",
+        flag="--text",
+        help="STS text version: senteval (tokenised, SimCSE's numbers) or original (raw, MTEB-style)",
+    )
+    batch_size: int = option(128, help="evaluation batch size")
+    diagnostics: bool = option(
+        True, help="log alignment, uniformity, effective rank and I_NCE (on STS-B dev) at every evaluation"
+    )
+    i_nce_batches: int = option(
+        4, help="held-out batches of 64 for I_NCE at each evaluation (two dropout passes each: the costly part on CPU)"
+    )
 
 
 @dataclass

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from fmicl_text.cli import TRAIN_FLAGS, main
+from fmicl_text.cli import TRAIN_FLAGS, build_parser, main, recipe_from_args
 
 REQUIRED_TRAIN_FLAGS = [
     "--model", "--train-data", "--loss", "--max-steps", "--batch-size", "--max-seq-length",
@@ -81,8 +81,6 @@ def test_console_script_trains_end_to_end(tiny_bert, tiny_data_home, tmp_path):
 
 
 def test_loss_flags_reach_the_recipe(tmp_path):
-    from fmicl_text.cli import build_parser, recipe_from_args
-
     args = build_parser().parse_args(
         ["train", "--loss", "fmicl", "--divergence", "tsallis", "--tsallis-alpha", "1.5", "--similarity", "cosine",
          "--temperature", "0.1", "--negatives", "both", "--gather-across-devices"]
@@ -149,6 +147,32 @@ def test_bad_values_fail_before_the_heavy_imports(tmp_path):
     assert done.stdout.split() == ["2", "False", "False"], done.stderr
     assert "training.learning_rate must be > 0, got -1.0" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_every_loss_parameter_is_a_flag_read_from_the_signatures():
+    """The flags come from the losses' signatures, read from source (no torch): the same names, types and
+    defaults that inspecting the classes gives, each with its docstring's meaning in the help."""
+    import inspect
+
+    from fmicl_text.cli.recipe import LOSS_FLAGS
+    from fmicl_text.losses import LOSSES, loss_parameters
+    from fmicl_text.losses.signatures import loss_signatures
+
+    read = loss_signatures()
+    assert list(read) == list(LOSSES)
+    by_key = {spec.key: spec for spec in LOSS_FLAGS.values()}
+    for name, cls in LOSSES.items():
+        assert {p.name: p.default for p in read[name]} == loss_parameters(name)
+        hints = {k: p.annotation for k, p in inspect.signature(cls).parameters.items()}
+        for p in read[name]:
+            assert p.annotation == hints[p.name] and p.help, (name, p)
+            spec = by_key[f"loss.{p.name}"]
+            assert spec.kind.__name__ == p.annotation
+            assert p.help.replace("``", "").rstrip(".") in spec.help or spec.help.startswith("every loss")
+    assert "--loss-seed" in LOSS_FLAGS and "--seed" not in LOSS_FLAGS  # the recipe's --seed keeps its name
+    args = build_parser().parse_args(["train", "--loss", "gcl", "--loss-seed", "3", "--lam", "2", "--seed", "7"])
+    r = recipe_from_args(args)
+    assert r.loss.params == {"seed": 3, "lam": 2.0} and r.training.seed == 7
 
 
 def test_building_the_parser_imports_no_heavy_library():

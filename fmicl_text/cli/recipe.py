@@ -3,48 +3,85 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
+from dataclasses import dataclass
 from typing import Any
 
 from fmicl_text.errors import FmiclError
 
-# flag -> dotted recipe key. These names are part of the product's interface.
-TRAIN_FLAGS: dict[str, tuple[str, type, str]] = {
-    "--model": ("model.name_or_path", str, "encoder: Hub name or local path"),
-    "--train-data": (
-        "data.train",
-        str,
-        "training data: a file (.txt[.gz], .csv, .tsv, .jsonl), a data-home name (wiki, nli, ...) or a Hub dataset id",
-    ),
-    "--loss": ("loss.name", str, "loss from the registry: infonce, fmicl, au, gcl, dhel, kcl"),
-    "--max-steps": ("training.max_steps", int, "stop after this many steps (-1: train --epochs epochs)"),
-    "--epochs": ("training.epochs", float, "epochs when --max-steps is -1"),
-    "--batch-size": ("training.batch_size", int, "pairs per batch (in-batch negatives: batch size - 1)"),
-    "--max-seq-length": ("data.max_seq_length", int, "truncate training inputs to this many tokens"),
-    "--learning-rate": ("training.learning_rate", float, "peak learning rate"),
-    "--warmup-ratio": ("training.warmup_ratio", float, "share of steps for linear warm-up"),
-    "--output-dir": ("training.output_dir", str, "where the model folder is written"),
-    "--seed": ("training.seed", int, "random seed"),
-    "--data-dir": ("data.data_dir", str, "data home folder (default: $FMICL_DATA_DIR, else a cache folder)"),
-    "--max-train-samples": ("data.max_samples", int, "use only the first N training rows"),
-    "--pooling": ("model.pooling", str, "cls, cls_before_pooler, mean (avg) or avg_first_last"),
-    "--dropout": ("model.dropout", float, "encoder dropout, the source of the dropout views (0: none)"),
-    "--temperature": ("loss.temperature", float, "loss temperature"),
-    "--divergence": ("loss.divergence", str, "f-MICL divergence: kl, js, pearson, squared_hellinger, tsallis, vlc"),
-    "--similarity": ("loss.similarity", str, "f-MICL critic: gaussian or cosine"),
-    "--sigma": ("loss.sigma", float, "f-MICL Gaussian bandwidth"),
-    "--alpha": ("loss.alpha", float, "f-MICL weight of the negative term"),
-    "--negatives": ("loss.negatives", str, "f-MICL negative pairs: cross, within or both"),
-    "--tsallis-alpha": ("loss.tsallis_alpha", float, "order of the Tsallis divergence (> 1)"),
-    "--prior": ("loss.prior", str, "generalised contrastive prior: logsumexp, normal, hypersphere, hypercube"),
-    "--lam": ("loss.lam", float, "weight of the uniformity / distribution term (au, gcl)"),
-    "--kernel": ("loss.kernel", str, "KCL kernel: gaussian, log, imq, riesz"),
-    "--gamma": ("loss.gamma", float, "KCL weight of the negative term"),
-    "--precision": ("training.precision", str, "auto, fp32, fp16 or bf16"),
-    "--eval-steps": ("eval.eval_steps", int, "evaluate on the dev set every N steps"),
-    "--dev": ("eval.dev", str, "dev suite for checkpoint selection (stsb-dev, sickr-dev)"),
-    "--final-suite": ("eval.final_suite", str, "test suite run on the best checkpoint (senteval7)"),
-    "--text": ("eval.text", str, "STS text version: senteval or original"),
-}
+
+@dataclass(frozen=True)
+class Flag:
+    """A command-line flag that sets one recipe key."""
+
+    key: str  # dotted recipe key: training.max_steps, loss.temperature
+    kind: type  # int, float, str or bool (a bool flag is a switch: given means true)
+    help: str
+    metavar: str | None
+
+
+def _metavar(kind: type, name: str) -> str | None:
+    return {int: "N", float: "X", bool: None}.get(kind, name.upper())
+
+
+def _recipe_flags() -> dict[str, Flag]:
+    """The flags declared in the recipe dataclasses' field metadata (``recipe.option``), section by section."""
+    from fmicl_text.recipe import SECTIONS, LossConfig
+
+    flags = {}
+    for section, cls in {**SECTIONS, "loss": LossConfig}.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("flag"):
+                options = [o for o in typing.get_args(hints[f.name]) or (hints[f.name],) if o is not type(None)]
+                kind = options[0]
+                default = f.default if f.default is not dataclasses.MISSING else None
+                shown = "" if kind is bool or default is None else f"; default {default}"
+                help_text = f"{f.metadata['help']} [{section}.{f.name}{shown}]"
+                flags[f.metadata["flag"]] = Flag(f"{section}.{f.name}", kind, help_text, _metavar(kind, f.name))
+    return flags
+
+
+def _loss_flags(taken: set[str]) -> dict[str, Flag]:
+    """A flag for every loss parameter, from the losses' signatures (read without importing torch): its help
+    says what it means in each loss that has it, with that loss's default. A name a recipe flag already
+    uses (``seed``) gets a ``--loss-`` prefix."""
+    from fmicl_text.losses.signatures import loss_signatures
+
+    by_name: dict[str, list[tuple[str, Any]]] = {}
+    for loss, parameters in loss_signatures().items():
+        for p in parameters:
+            by_name.setdefault(p.name, []).append((loss, p))
+    flags = {}
+    for name, uses in by_name.items():
+        kind = {"int": int, "float": float, "bool": bool}.get(uses[0][1].annotation, str)
+        if kind is bool:
+            assert all(p.default is False for _, p in uses), f"a switch defaults to off: {name}"
+        flag = f"--{name.replace('_', '-')}"
+        flag = f"--loss-{name.replace('_', '-')}" if flag in taken else flag
+        meaning = "; ".join(
+            f"{loss}: {p.help.replace('``', '').rstrip('.')}" + ("" if kind is bool else f" (default {p.default})")
+            for loss, p in uses
+        )
+        if len(uses) == len(loss_signatures()):  # a parameter of every loss: one meaning
+            meaning = f"every loss: {uses[0][1].help.replace('``', '').rstrip('.')}"
+        flags[flag] = Flag(f"loss.{name}", kind, f"{meaning} [loss.{name}]", _metavar(kind, name))
+    return flags
+
+
+def _with_loss_names(flags: dict[str, Flag]) -> dict[str, Flag]:
+    from fmicl_text.losses.signatures import loss_signatures
+
+    spec = flags["--loss"]
+    names = ", ".join(loss_signatures())
+    return {**flags, "--loss": dataclasses.replace(spec, help=spec.help.replace(" [", f": {names} [", 1))}
+
+
+RECIPE_FLAGS = _with_loss_names(_recipe_flags())
+LOSS_FLAGS = _loss_flags(set(RECIPE_FLAGS))
+# flag -> the recipe key it sets. These names are part of the product's interface.
+TRAIN_FLAGS: dict[str, Flag] = {**RECIPE_FLAGS, **LOSS_FLAGS}
 
 
 VIEWS_HELP = (
@@ -63,16 +100,25 @@ def _parse_value(text: str) -> Any:
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The recipe and the flags that override it (``train`` and ``views sweep``)."""
     parser.add_argument("recipe", nargs="?", help="YAML recipe (flags override it)")
-    for flag, (key, kind, help_text) in TRAIN_FLAGS.items():
-        parser.add_argument(flag, type=kind, dest=key, default=None, help=f"{help_text} [{key}]")
+    sections: dict[str, argparse._ArgumentGroup] = {}
+
+    def add(group: str, flag: str, spec: Flag) -> None:
+        if group not in sections:
+            sections[group] = parser.add_argument_group(group)
+        if spec.kind is bool:
+            sections[group].add_argument(flag, action="store_true", dest=spec.key, default=None, help=spec.help)
+        else:
+            sections[group].add_argument(
+                flag, type=spec.kind, dest=spec.key, default=None, metavar=spec.metavar, help=spec.help
+            )
+
+    for flag, spec in RECIPE_FLAGS.items():
+        add(f"recipe: {spec.key.partition('.')[0]}", flag, spec)
+    for flag, spec in LOSS_FLAGS.items():
+        add("loss parameters (each loss's own; see --loss)", flag, spec)
     parser.add_argument("--views", default=None, metavar="SPEC", help=VIEWS_HELP)
     parser.add_argument("--no-dev", action="store_true", help="no dev evaluation or checkpoint selection")
     parser.add_argument("--no-final-eval", action="store_true", help="skip the final test suite")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start again in a folder that holds a run (files this tool did not write are never touched)",
-    )
     parser.add_argument(
         "--resume",
         nargs="?",
@@ -80,12 +126,6 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         default=None,
         metavar="latest|PATH",
         help="continue the unfinished run in --output-dir from its last checkpoint (or from PATH)",
-    )
-    parser.add_argument(
-        "--allow-pickle", action="store_true", help="also load pickled .bin weights (only files you trust)"
-    )
-    parser.add_argument(
-        "--gather-across-devices", action="store_true", help="negatives from every process (DDP), with gradient"
     )
     parser.add_argument(
         "--set",
@@ -107,10 +147,10 @@ def recipe_from_args(args: argparse.Namespace):
         if not sep:
             raise FmiclError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = _parse_value(value)
-    for key, _, _ in TRAIN_FLAGS.values():
-        value = getattr(args, key)
+    for spec in TRAIN_FLAGS.values():
+        value = getattr(args, spec.key)
         if value is not None:
-            overrides[key] = value
+            overrides[spec.key] = value
     if args.views is not None:
         from fmicl_text.views.spec import parse_views
 
@@ -120,12 +160,6 @@ def recipe_from_args(args: argparse.Namespace):
         overrides["eval.dev"] = None
     if args.no_final_eval:
         overrides["eval.final_suite"] = None
-    if args.overwrite:
-        overrides["training.overwrite"] = True
-    if args.allow_pickle:
-        overrides["model.allow_pickle"] = True
-    if args.gather_across_devices:
-        overrides["loss.gather_across_devices"] = True
     # The loss name goes first so that loss parameters given with it apply to the new loss.
     ordered = dict(sorted(overrides.items(), key=lambda kv: kv[0] != "loss.name"))
     return apply_overrides(recipe, ordered)

@@ -39,4 +39,4 @@ __all__ = [
     "suite_tasks",
 ]
 
-__getattr__, __dir__ = lazy_names(__name__, "sts", __all__)
+__getattr__, __dir__ = lazy_names(__name__, dict.fromkeys(__all__, "sts"))

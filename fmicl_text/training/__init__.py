@@ -16,4 +16,4 @@ if TYPE_CHECKING:
 
 __all__ = ["TrainResult", "build_trainer", "finalize_run", "train"]
 
-__getattr__, __dir__ = lazy_names(__name__, "trainer", __all__)
+__getattr__, __dir__ = lazy_names(__name__, dict.fromkeys(__all__, "trainer"))

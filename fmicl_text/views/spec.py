@@ -69,10 +69,16 @@ DROPOUT_HINT = (
 class ViewsConfig:
     """The two views: a list of operations each (applied in order) and the shared-bits option."""
 
-    a: list[dict[str, Any]] = field(default_factory=list)
-    b: list[dict[str, Any]] = field(default_factory=list)
-    # Feature suppression (objectives section 7): k random tokens, the same in both views of a sentence.
-    shared_bits: int = 0
+    # The help is read by the recipe reference (docs/recipe.md), as for the other sections' keys.
+    a: list[dict[str, Any]] = field(
+        default_factory=list,
+        metadata={"help": "view a: operations applied in order, e.g. [{word_deletion: {rate: 0.1}}]"},
+    )
+    b: list[dict[str, Any]] = field(default_factory=list, metadata={"help": "view b: the same form as a"})
+    shared_bits: int = field(
+        default=0,
+        metadata={"help": "feature suppression: k random tokens, the same in both views of a sentence (0: off)"},
+    )
 
     def __post_init__(self) -> None:
         self.a = normalize_list(self.a, "views.a")
