@@ -460,14 +460,9 @@ def _expand(cols: list[list[str]], unique: list[str], inputs: list[str]) -> list
 def _read_json(text: str, where: str, columns: dict[str, str] | None) -> _Table:
     records: Iterable[tuple[str, Any]]
     if text.lstrip().startswith("["):  # a .json holding one array of objects
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise FmiclError(
-                f"invalid JSON on line {err.lineno}: {err.msg} (column {err.colno})",
-                where=f"{where}, line {err.lineno}",
-                fix="a .json file holds one array of objects [{...}, {...}], or one object a line",
-            ) from err
+        items = _parse_json(
+            text, where, 0, "a .json file holds one array of objects [{...}, {...}], or one object a line"
+        )
         records = ((f"item {i + 1}", obj) for i, obj in enumerate(items))
         blank_lines = 0
     else:
@@ -533,16 +528,19 @@ def _add_row(cols: list[list[str]], vals: list[str]) -> bool:
 
 def _json_lines(lines: list[str], where: str) -> Iterable[tuple[str, Any]]:
     for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            yield f"line {i}", json.loads(line)
-        except json.JSONDecodeError as err:
-            raise FmiclError(
-                f"invalid JSON on line {i}: {err.msg} (column {err.colno})",
-                where=f"{where}, line {i}",
-                fix="a .jsonl file has one complete JSON object per line",
-            ) from err
+        if line.strip():
+            yield f"line {i}", _parse_json(line, where, i - 1, "a .jsonl file has one complete JSON object per line")
+
+
+def _parse_json(text: str, where: str, first_line: int, fix: str) -> Any:
+    """``json.loads`` whose error names the file's line (``text`` starts after ``first_line`` lines)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        line = first_line + err.lineno
+        raise FmiclError(
+            f"invalid JSON on line {line}: {err.msg} (column {err.colno})", where=f"{where}, line {line}", fix=fix
+        ) from err
 
 
 def _read_hub(ds: Any, source: str, columns: dict[str, str] | None) -> _Table:
