@@ -175,6 +175,31 @@ def test_every_loss_parameter_is_a_flag_read_from_the_signatures():
     assert r.loss.params == {"seed": 3, "lam": 2.0} and r.training.seed == 7
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["--version"]])
+def test_help_and_version_import_in_well_under_a_second(argv):
+    """Measured as the issue asks: ``python -X importtime``, the cumulative time of the top-level imports."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "fmicl_text", *argv], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "fmicl-text" in done.stdout
+    top = [line.split("|") for line in done.stderr.splitlines() if line.startswith("import time:")]
+    total_us = sum(int(cols[1]) for cols in top[1:] if not cols[2].startswith("  "))  # level-0 modules
+    assert total_us < 1_000_000, f"imports took {total_us / 1e6:.2f} s"
+    assert not any(cols[2].strip() in ("torch", "transformers", "sentence_transformers") for cols in top[1:])
+
+
+def test_help_shows_defaults_examples_and_no_recipe_key_metavars(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--max-steps N" in out and "TRAINING.MAX_STEPS" not in out
+    assert "[training.batch_size; default 64]" in out
+    with pytest.raises(SystemExit):
+        main(["eval", "mteb", "--help"])
+    assert "sentences per encoding batch (default:" in capsys.readouterr().out
+
+
 def test_building_the_parser_imports_no_heavy_library():
     """``fmicl-text --help`` stays fast: the parser comes from torch-free modules, the library loads on use."""
     script = (

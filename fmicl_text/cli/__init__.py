@@ -1,4 +1,4 @@
-"""The ``fmicl-text`` command: parses flags, builds a recipe, calls the library. No logic of its own.
+"""The ``fmicl-text`` command: parses flags, builds a recipe, calls the library; no logic of its own.
 
 The parser is built from torch-free modules only (``fmicl-text --help`` takes a fraction of a second): each
 command imports the library it calls when it runs.
@@ -48,19 +48,72 @@ HELP = {
     "views mi": "I_NCE between the two views of a model",
     "views sweep": "short trainings over a view's strengths",
 }
-DESCRIPTIONS = {"train": "Train an encoder."}
+DESCRIPTION = """Train and evaluate sentence encoders with contrastive learning: SimCSE (InfoNCE), f-MICL,
+alignment + uniformity, the generalised contrastive loss, DHEL and KCL, on sentence-transformers."""
+EXAMPLES = {
+    "": """examples:
+  fmicl-text train recipes/quickstart-minilm.yaml        train from a recipe (flags override it)
+  fmicl-text train recipes/quickstart-minilm.yaml --loss fmicl --divergence js --output-dir runs/js
+  fmicl-text eval sts runs/js                             the STS table of a saved model
+  fmicl-text eval mteb runs/js --tasks STSBenchmark       MTEB tasks by name, or --local-dir DIR
+  fmicl-text report runs/simcse runs/js                   tables and plots comparing runs
+
+`fmicl-text COMMAND --help` lists a command's flags.""",
+    "train": """examples:
+  fmicl-text train recipes/quickstart-minilm.yaml
+  fmicl-text train recipes/quickstart-minilm.yaml --loss au --lam 1 --max-steps 500 --output-dir runs/au
+  fmicl-text train --model bert-base-uncased --train-data my.txt --views "b=word_deletion(rate=0.1)"
+  fmicl-text train recipes/quickstart-minilm.yaml --resume      continue a stopped run
+
+Every recipe key is settable with --set SECTION.KEY=VALUE; docs/recipe.md lists them all.""",
+}
+DESCRIPTIONS = {"train": "Train an encoder: a recipe, and flags that override its keys."}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written, and each flag's default shown where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and default not in (None, False, "", argparse.SUPPRESS)
+            and not isinstance(default, list)
+            and "default" not in text
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fmicl-text")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fmicl-text", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fmicl-text", description=DESCRIPTION, epilog=EXAMPLES[""], formatter_class=HelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = {"": parser.add_subparsers(dest="command", required=True)}
     for command, (run, *add_flags) in COMMANDS.items():
         group, _, name = command.rpartition(" ")
         if group not in subparsers:
-            group_parser = subparsers[""].add_parser(group, help=HELP[group])
+            group_parser = subparsers[""].add_parser(group, help=HELP[group], formatter_class=HelpFormatter)
             subparsers[group] = group_parser.add_subparsers(dest=f"{group}_command", required=True)
-        command_parser = subparsers[group].add_parser(name, help=HELP[command], description=DESCRIPTIONS.get(command))
+        command_parser = subparsers[group].add_parser(
+            name,
+            help=HELP[command],
+            description=DESCRIPTIONS.get(command, HELP[command][:1].upper() + HELP[command][1:] + "."),
+            epilog=EXAMPLES.get(command),
+            formatter_class=HelpFormatter,
+        )
         for add in add_flags:
             add(command_parser)
         command_parser.set_defaults(run=run)

@@ -70,7 +70,7 @@ def add_mteb_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument(
         "--cache-dir", default=None, help="mteb result cache (default: $MTEB_CACHE, else ~/.cache/mteb)"
     )
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="sentences per encoding batch")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
     return parser
 

@@ -10,10 +10,8 @@ from fmicl_text.reporting.report import DEV_METRIC
 def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The flags of ``fmicl-text report``."""
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders or results JSON files")
-    parser.add_argument("--output-dir", default="report", help="where report.md and the plots go (./report)")
-    parser.add_argument(
-        "--dev-metric", default=DEV_METRIC, help=f"training-log key of the dev curve (default {DEV_METRIC})"
-    )
+    parser.add_argument("--output-dir", default="runs/report", help="where report.md and the plots go")
+    parser.add_argument("--dev-metric", default=DEV_METRIC, help="training-log key of the dev curve")
     return parser
 
 
