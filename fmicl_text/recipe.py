@@ -91,6 +91,12 @@ class DataConfig:
     max_samples: int | None = option(
         None, flag="--max-train-samples", help="use only the first N training rows after cleaning (null: all)"
     )
+    columns: dict[str, str] | None = option(
+        None,
+        flag="--columns",
+        help="which input column is anchor, positive (and negative), when the names are not known ones; "
+        "anchor alone: unsupervised",
+    )
     max_seq_length: int = option(
         32,
         flag="--max-seq-length",
@@ -255,6 +261,10 @@ def validate(recipe: Recipe) -> Recipe:
     _require(e.eval_steps >= 1, "eval.eval_steps", ">= 1", e.eval_steps)
     _require(e.batch_size >= 1, "eval.batch_size", ">= 1", e.batch_size)
     _require(e.i_nce_batches >= 1, "eval.i_nce_batches", ">= 1", e.i_nce_batches)
+    if d.columns is not None:
+        from fmicl_text.data.readers import check_column_mapping
+
+        check_column_mapping(d.columns)
     m = recipe.mlm
     _require(m.weight >= 0, "mlm.weight", ">= 0 (0: no MLM term)", m.weight)
     _require(0 < m.probability < 1, "mlm.probability", "in (0, 1)", m.probability)

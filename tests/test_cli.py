@@ -149,6 +149,23 @@ def test_bad_values_fail_before_the_heavy_imports(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_columns_flag_maps_unknown_column_names(tmp_path):
+    """The hint for unknown column names offers --columns: it reaches the recipe and the reader uses it."""
+    from fmicl_text.data import load_training_data
+
+    data = tmp_path / "nli.csv"
+    data.write_text("premise,hypothesis,contradiction\nA man.,A person.,A cat.\n", encoding="utf-8")
+    args = build_parser().parse_args(
+        ["train", "--train-data", str(data), "--columns", "anchor=premise,positive=hypothesis,negative=contradiction"]
+    )
+    r = recipe_from_args(args)
+    assert r.data.columns == {"anchor": "premise", "positive": "hypothesis", "negative": "contradiction"}
+    ds, report = load_training_data(r.data.train, columns=r.data.columns)
+    assert report.mode == "triplets" and ds[0] == {"anchor": "A man.", "positive": "A person.", "negative": "A cat."}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--columns", "anchor"])
+
+
 def test_every_loss_parameter_is_a_flag_read_from_the_signatures():
     """The flags come from the losses' signatures, read from source (no torch): the same names, types and
     defaults that inspecting the classes gives, each with its docstring's meaning in the help."""

@@ -16,13 +16,23 @@ class Flag:
     """A command-line flag that sets one recipe key."""
 
     key: str  # dotted recipe key: training.max_steps, loss.temperature
-    kind: type  # int, float, str or bool (a bool flag is a switch: given means true)
+    kind: Any  # int, float, str, bool (a switch: given means true) or a KEY=VALUE,... parser
     help: str
     metavar: str | None
 
 
-def _metavar(kind: type, name: str) -> str | None:
+def _metavar(kind: Any, name: str) -> str | None:
+    if kind is _mapping:
+        return "KEY=VALUE,..."
     return {int: "N", float: "X", bool: None}.get(kind, name.upper())
+
+
+def _mapping(text: str) -> dict[str, str]:
+    """``anchor=premise,positive=hypothesis`` -> a dict (a recipe key that is a mapping)."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if not pairs or any(not sep or not key.strip() or not value.strip() for key, sep, value in pairs):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE pairs separated by commas, got {text!r}")
+    return {key.strip(): value.strip() for key, _, value in pairs}
 
 
 def _recipe_flags() -> dict[str, Flag]:
@@ -35,7 +45,7 @@ def _recipe_flags() -> dict[str, Flag]:
         for f in dataclasses.fields(cls):
             if f.metadata.get("flag"):
                 options = [o for o in typing.get_args(hints[f.name]) or (hints[f.name],) if o is not type(None)]
-                kind = options[0]
+                kind = _mapping if typing.get_origin(options[0]) is dict else options[0]
                 default = f.default if f.default is not dataclasses.MISSING else None
                 shown = "" if kind is bool or default is None else f"; default {default}"
                 help_text = f"{f.metadata['help']} [{section}.{f.name}{shown}]"

@@ -20,7 +20,8 @@ File formats (UTF-8; a ``.gz`` suffix is decompressed first, the suffix before i
   a header row; ``.jsonl`` (one object a line) and ``.json`` (JSON lines, or one array of objects).
   Columns are detected by name, case-insensitively, first match wins: the sets of
   :data:`TRIPLET_COLUMNS`, then :data:`PAIR_COLUMNS`, then one of :data:`SINGLE_COLUMNS` (read
-  like ``.txt``). ``columns={"anchor": ..., "positive": ..., "negative": ...}`` maps them
+  like ``.txt``). ``columns={"anchor": ..., "positive": ..., "negative": ...}`` (``data.columns``,
+  ``--columns anchor=COL,positive=COL``) maps them
   explicitly (``anchor`` alone means unsupervised). Other columns are ignored.
 
 Cleaning: fields are stripped; a blank line, or a row with a blank field, is dropped and counted;
@@ -129,7 +130,7 @@ def load_training_data(
     if max_samples is not None and max_samples < 1:
         raise FmiclError(f"max_samples must be a positive number of rows, not {max_samples}")
     if columns is not None:
-        _check_mapping(columns)
+        check_column_mapping(columns)
 
     path = Path(spec).expanduser()
     name = None
@@ -248,17 +249,21 @@ def _spec_fix() -> str:
     return f"pass a file ({', '.join(SUPPORTED_SUFFIXES)}), a Hub id owner/name[:split] or a corpus name: {corpora}"
 
 
-def _check_mapping(columns: dict[str, str]) -> None:
+def check_column_mapping(columns: dict[str, str]) -> None:
+    """A column mapping names output roles (anchor, positive, negative) with input column names."""
     unknown = [k for k in columns if k not in ROLES]
     if unknown:
         raise FmiclError(
-            f"columns= has unknown output column(s) {unknown}",
-            fix=f"keys must be among {list(ROLES)}, e.g. {{'anchor': 'premise', 'positive': 'hypothesis'}}",
+            f"the column mapping (data.columns) has unknown output column(s) {unknown}",
+            fix=f"keys must be among {', '.join(ROLES)}, e.g. --columns anchor=premise,positive=hypothesis",
         )
+    bad = {k: v for k, v in columns.items() if not isinstance(v, str) or not v.strip()}
+    if bad:
+        raise FmiclError(f"the column mapping (data.columns) needs column names, got {bad}")
     if "anchor" not in columns or ("negative" in columns and "positive" not in columns):
         raise FmiclError(
-            f"columns= must map 'anchor' (alone: unsupervised), 'anchor'+'positive' (pairs) or all "
-            f"three (triplets); got {columns}",
+            f"the column mapping (data.columns) must map anchor (alone: unsupervised), anchor and positive "
+            f"(pairs) or all three (triplets); got {columns}",
         )
 
 
@@ -279,7 +284,7 @@ def _choose_columns(available: Sequence[str], columns: dict[str, str] | None, wh
             col = want if want in available else by_lower.get(want.strip().lower())
             if col is None:
                 raise FmiclError(
-                    f"columns= maps {role!r} to {want!r}, which is not a column of the data",
+                    f"the column mapping (data.columns) sends {role} to {want!r}, which is not a column of the data",
                     where=where,
                     fix=f"columns found: {list(available)}",
                 )
@@ -299,8 +304,8 @@ def _choose_columns(available: Sequence[str], columns: dict[str, str] | None, wh
                     where=where,
                     fix=(
                         "use hard-negative triplets (sent0, sent1, hard_neg), keep only the positive pairs, "
-                        f"or map them explicitly if every pair is positive: columns={{'anchor': "
-                        f"{by_lower[names[0]]!r}, 'positive': {by_lower[names[1]]!r}}}"
+                        "or map them explicitly if every pair is positive: "
+                        f"--columns anchor={by_lower[names[0]]},positive={by_lower[names[1]]} (recipe: data.columns)"
                     ),
                 )
             return "pairs", [by_lower[n] for n in names]
@@ -320,7 +325,7 @@ def _choose_columns(available: Sequence[str], columns: dict[str, str] | None, wh
         where=where,
         fix=(
             f"name the columns as one of these sets (case-insensitive): {accepted}; or map them "
-            "with columns={'anchor': COL, 'positive': COL, 'negative': COL}"
+            "with --columns anchor=COL,positive=COL[,negative=COL] (recipe: data.columns)"
         ),
     )
 
@@ -353,7 +358,8 @@ def _read_file(path: Path, columns: dict[str, str] | None) -> _Table:
     if kind == "txt":
         if columns is not None:
             raise FmiclError(
-                "columns= applies to csv/tsv/jsonl files and Hub datasets, not to one-sentence-a-line text",
+                "a column mapping (data.columns) applies to csv/tsv/jsonl files and Hub datasets, "
+                "not to one-sentence-a-line text",
                 where=where,
             )
         return _read_lines(text, where)

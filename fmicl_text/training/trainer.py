@@ -94,7 +94,10 @@ def train(
 
     accepts_negatives = check_loss(recipe).accepts_negatives
     dataset, report = load_training_data(
-        recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples
+        recipe.data.train,
+        data_dir=recipe.data.data_dir,
+        max_samples=recipe.data.max_samples,
+        columns=recipe.data.columns,
     )
     logger.info("training data: %s", report.summary())
     if "negative" in dataset.column_names and not accepts_negatives:
@@ -199,8 +202,9 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
     if dataset is None:
         from fmicl_text.data import load_training_data
 
+        d = recipe.data
         dataset, data_report = load_training_data(
-            recipe.data.train, data_dir=recipe.data.data_dir, max_samples=recipe.data.max_samples
+            d.train, data_dir=d.data_dir, max_samples=d.max_samples, columns=d.columns
         )
     out = Path(tc.output_dir)
     dev = (

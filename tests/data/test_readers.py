@@ -208,7 +208,7 @@ def test_report_summary_is_one_line():
         ("fake.txt.gz", b"plain text, not gzip\n", "gzip"),
         ("table.parquet", b"PAR1", "unsupported"),
         ("cols.csv", b"premise,hypothesis\na,b\n", "['premise', 'hypothesis']"),
-        ("cols.csv", b"premise,hypothesis\na,b\n", "columns="),
+        ("cols.csv", b"premise,hypothesis\na,b\n", "--columns anchor=COL"),
         ("cols.csv", b"premise,hypothesis\na,b\n", "sent0, sent1, hard_neg"),
         ("comma.tsv", b"sent0,sent1,hard_neg\na,b,c\n", "comma-separated"),
         ("tab.csv", b"sent0\tsent1\na\tb\n", "TAB-separated"),
@@ -254,7 +254,8 @@ def test_bad_column_mappings(tmp_path):
     message = load_error(path, columns={"anchor": "premise", "positive": "missing"})
     assert "'missing'" in message and str(path) in message and "premise" in message
     assert "unknown output column" in load_error(path, columns={"query": "premise"})
-    assert "'anchor'" in load_error(path, columns={"positive": "premise"})
+    assert "must map anchor" in load_error(path, columns={"positive": "premise"})
+    assert "needs column names" in load_error(path, columns={"anchor": 3})
     txt = write(tmp_path, "l.txt", "a\n")
     assert str(txt) in load_error(txt, columns={"anchor": "text"})
 
