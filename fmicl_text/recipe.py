@@ -184,6 +184,10 @@ class EvalConfig:
         flag="--text",
         help="STS text version: senteval (tokenised, SimCSE's numbers) or original (raw, MTEB-style)",
     )
+    score_base: bool = option(
+        True,
+        help="also score the untrained model on final_suite, shown beside the run's scores (cached per weights digest)",
+    )
     batch_size: int = option(128, help="evaluation batch size")
     diagnostics: bool = option(
         True, help="log alignment, uniformity, effective rank and I_NCE (on STS-B dev) at every evaluation"

@@ -7,6 +7,7 @@ the tiny RoBERTa gets a byte-level BPE tokenizer trained here on a few sentences
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Caches the library writes (the base models' scores) go to a folder of this test session only.
+os.environ.setdefault("FMICL_CACHE_DIR", tempfile.mkdtemp(prefix="fmicl-test-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 

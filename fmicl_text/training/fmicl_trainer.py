@@ -43,6 +43,11 @@ class FmiclTrainer(SentenceTransformerTrainer):
         self.extra_state = extra_state or {}
         self._staging: Path | None = None
 
+    def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
+        """No card data collected (sentence-transformers' docs invite this override): the run's card is
+        written by ``reporting.model_card`` at the end, and collecting widget examples costs a pass over
+        the data and a progress bar at the start."""
+
     def _get_output_dir(self, trial: Any) -> str:
         return str(self._staging) if self._staging is not None else super()._get_output_dir(trial)
 

@@ -119,6 +119,15 @@ def train(
     stop = trainer.stop_on_signal
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process owns the folder
         folder.start(recipe.to_dict(), fresh=resume is None)
+    base = None
+    if final_tasks is not None and ec.score_base and int(os.environ.get("RANK", "0")) == 0:
+        from fmicl_text.evaluation.base_scores import base_test_scores
+
+        logger.info("scoring the untrained model on %s (once per base; cached)", ec.final_suite)
+        base = base_test_scores(
+            trainer.model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size,
+            name=recipe.model.name_or_path,
+        )  # fmt: skip
     if resume_from is not None:
         trainer.load_extra_state(resume_from)
         logger.info("resuming from %s", resume_from)
@@ -163,7 +172,7 @@ def train(
                            round(time.time() - start, 1), finished=False)  # fmt: skip
     resumed = step_of(resume_from) if resume_from else None
     return finalize_run(
-        recipe, trainer, data_report=report, final_tasks=final_tasks, started=start, resumed_from=resumed
+        recipe, trainer, data_report=report, base=base, final_tasks=final_tasks, started=start, resumed_from=resumed
     )
 
 
@@ -313,6 +322,7 @@ def finalize_run(
     trainer: Any,
     *,
     data_report: Any = None,
+    base: dict[str, Any] | None = None,
     final_tasks: Any = None,
     started: float | None = None,
     resumed_from: int | None = None,
@@ -321,7 +331,8 @@ def finalize_run(
     on ``final_tasks`` (loaded STS tasks), and write the output folder atomically (staging, then rename).
 
     ``data_report``: what the training data was (``load_training_data``'s report; by default the one
-    :func:`build_trainer` read, else the row count); ``started``: the
+    :func:`build_trainer` read, else the row count); ``base``: the untrained model's test record
+    (``evaluation.base_scores``), shown beside the run's; ``started``: the
     ``time.time()`` the run began (for its seconds); ``resumed_from``: the step it resumed from, if any.
     """
     import torch
@@ -329,7 +340,7 @@ def finalize_run(
     from fmicl_text import losses
     from fmicl_text.evaluation.sts import score_tasks
     from fmicl_text.modeling import strip_train_only_modules
-    from fmicl_text.reporting.model_card import write_run_section
+    from fmicl_text.reporting.model_card import EXAMPLES, model_card
 
     ec, state = recipe.eval, trainer.state
     dev, guard, folder = trainer.dev_evaluator, trainer.nonfinite_guard, RunFolder(Path(recipe.training.output_dir))
@@ -338,9 +349,6 @@ def finalize_run(
     model = trainer.model
     strip_train_only_modules(model)
     model.eval()
-    if dev is not None:
-        # Score the model being saved, so the card's dev metrics are the kept checkpoint's, not the last step's.
-        dev(model)
     test = None
     if final_tasks is not None:
         test = score_tasks(model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size)
@@ -348,12 +356,17 @@ def finalize_run(
     best_step = step_of(state.best_model_checkpoint)
 
     staging = folder.staging()
-    model.save(str(staging))
+    model.save(str(staging), create_model_card=False)  # our card below
     if recipe.mlm.save_head:  # the same encoder with its head, in transformers' MLM layout (AutoModel reads it too)
         if state.best_model_checkpoint:
             trainer.load_extra_state(state.best_model_checkpoint, tensors_only=True)  # the kept step's head
         trainer.mlm_model.save_pretrained(str(staging))
-    resolved = dataclasses.replace(recipe, loss=LossConfig(recipe.loss.name, loss_params))
+    # The recipe as run: every loss parameter spelled out, and run-only switches (--overwrite) off.
+    resolved = dataclasses.replace(
+        recipe,
+        loss=LossConfig(recipe.loss.name, loss_params),
+        training=dataclasses.replace(recipe.training, overwrite=False),
+    )
     resolved.save(staging / RECIPE_FILE)
     results: dict[str, Any] = {
         "recipe": recipe.name,
@@ -370,15 +383,30 @@ def finalize_run(
         ),  # this sitting's (from ``resumed_from_step`` when resumed)
         "resumed_from_step": resumed_from,
         "device": str(model.device),
+        "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
         "world_size": trainer.args.world_size,
         "torch": torch.__version__,
     }
     out = folder.path
     if test is not None:
         results["test"] = test.to_json(model_name=str(out))
+    if base is not None:
+        results["base"] = base
     (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2), encoding="utf-8")
     (staging / LOG_FILE).write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
-    write_run_section(staging / "README.md", recipe=resolved, results=results, test=test)
+    examples = model.encode(list(EXAMPLES), convert_to_tensor=True)
+    card = model_card(
+        recipe=resolved,
+        results=results,
+        log_history=state.log_history,
+        dev_key=f"eval_{dev.primary_metric}" if dev is not None else None,
+        loss_class=losses.loss_class(recipe.loss.name).__name__,
+        citation=losses.loss_class(recipe.loss.name).citation,
+        dimension=model.get_embedding_dimension(),
+        folder=str(out),
+        similarities=model.similarity(examples, examples).tolist(),
+    )
+    (staging / "README.md").write_text(card, encoding="utf-8")
     folder.publish_final(staging)
     return TrainResult(
         output_dir=out,

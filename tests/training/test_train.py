@@ -17,6 +17,10 @@ from fmicl_text.recipe import Recipe, apply_overrides
 from fmicl_text.training import train
 
 
+def results_base_name(out) -> str:
+    return json.loads((out / "eval_results.json").read_text())["base_model"]
+
+
 def _recipe(model: str, home, out, **overrides) -> Recipe:
     base = {
         "model.name_or_path": model,
@@ -50,13 +54,26 @@ def test_train_saves_a_loadable_model(request, encoder, tiny_data_home, tmp_path
     assert {"model.safetensors", "README.md", "fmicl_recipe.yaml", "eval_results.json", "modules.json"} <= names
     assert not any(p.suffix == ".bin" for p in out.rglob("*") if "checkpoints" not in p.parts)
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert "## fmicl-text run" in card and "infonce" in card and "temperature=0.05" in card
-    assert "sts12" in card and "steps: 4" in card
+    assert "`infonce`" in card and "`temperature=0.05`" in card and "- steps: 4," in card
+    # The card reads like a finished one: no placeholders, no self-paired widgets, no -1 log row.
+    for placeholder in ("sentence_transformers_model_id", "Unnamed Dataset", "| -1 ", "0.0000 |", "widget:"):
+        assert placeholder not in card, placeholder
+    assert f'SentenceTransformer("{out}")' in card and "overwrite: false" in card and "gao2021simcse" in card
+    # The test table beside the base model's, and the model-index metadata holds the test scores.
+    assert "| this model | " in card and f"| base (`{results_base_name(out)}`) | " in card
+    assert "spearman_cosine" in card.split("---")[1]
     results = json.loads((out / "eval_results.json").read_text())
     assert set(results["test"]["scores"]) == {"sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr", "avg"}
     assert results["steps"] == 4 and results["loss"]["temperature"] == 0.05
+    assert set(results["base"]["scores"]) == set(results["test"]["scores"])
     # The saved model is the best checkpoint, minus the head: its scores match the ones reported.
     loaded = SentenceTransformer(str(out))
+    # The usage snippet prints what the saved model really computes.
+    from fmicl_text.reporting.model_card import EXAMPLES
+
+    emb = loaded.encode(list(EXAMPLES), convert_to_tensor=True)
+    first_row = ", ".join(f"{v:.4f}" for v in loaded.similarity(emb, emb)[0].tolist())
+    assert f"# tensor([[{first_row}]," in card
     assert "TrainOnlyDense" not in str(loaded)
     again = evaluate_sts(loaded, suite="senteval7", data_dir=tiny_data_home, show_progress=False)
     for key, value in results["test"]["scores"].items():
