@@ -7,13 +7,14 @@ model wrapped for mteb and named after *this* checkpoint; ``mteb.evaluate`` runs
 
 Speed: mteb hands each text column to the model in one ``encode`` call, and sentence-transformers sorts that
 call's texts by length and batches them (with a progress bar). mteb does not de-duplicate texts: an STS task
-encodes column 1, then column 2, and SICK-R's 9,854 sentence slots hold only 5,007 distinct sentences. The thin
-wrapper below encodes each distinct text once per call, and once per task for the pair tasks (STS, pair
-classification), whose two columns share sentences.
+encodes column 1, then column 2, and the sentence slots of SICK-R hold about half as many distinct sentences.
+The thin wrapper below (``DedupEncoder``) encodes each distinct text once per call, and once per task for the
+pair tasks (STS, pair classification), whose two columns share sentences.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -26,10 +27,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import mteb
 import numpy as np
+from datasets import Dataset
+from mteb.get_tasks import TASK_LIST
+from mteb.models import SentenceTransformerEncoderWrapper
+from torch.utils.data import DataLoader
 
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.evaluation.mteb_defaults import DEFAULT_BATCH_SIZE
+from fmicl_text.evaluation.mteb_tasks import LocalTask, build_local_task, discover_local_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -53,20 +60,7 @@ NOT_MODEL_FILES = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- mteb import and cache
-
-
-def _import_mteb(cache_dir: str | os.PathLike | None = None):
-    """Import mteb, pointing its import-time default cache at ``cache_dir`` when MTEB_CACHE is not set.
-
-    ``import mteb`` creates its default ``ResultCache`` folder (``$MTEB_CACHE``, else ``~/.cache/mteb``) as a side
-    effect; with an explicit cache we don't want a second, unrelated folder created elsewhere.
-    """
-    if cache_dir is not None and not os.environ.get("MTEB_CACHE"):
-        os.environ["MTEB_CACHE"] = str(Path(cache_dir).expanduser())
-    import mteb
-
-    return mteb
+# --------------------------------------------------------------------------- tasks
 
 
 def _task_names(tasks: list[str] | str) -> list[str]:
@@ -78,18 +72,12 @@ def _task_names(tasks: list[str] | str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-# --------------------------------------------------------------------------- tasks
-
-
 def resolve_tasks(names: list[str], local_dir: str | os.PathLike | None = None) -> list[Any]:
     """mteb task objects, data loaded: local task folders first, then mteb's registry.
 
     Loading happens here, before any model is loaded: a local file is validated (errors name file and line),
     and an MTEB task whose data cannot be fetched (offline, no Hub cache) fails now, not after model loading.
     """
-    from fmicl_text.evaluation.mteb_tasks import build_local_task, discover_local_tasks
-
-    mteb = _import_mteb()
     specs = discover_local_tasks(local_dir) if local_dir is not None else {}
     tasks = []
     for name in names:
@@ -99,8 +87,8 @@ def resolve_tasks(names: list[str], local_dir: str | os.PathLike | None = None) 
         else:
             try:
                 found = mteb.get_tasks(tasks=[name])
-            except KeyError as err:
-                raise FmiclError(f"unknown task {name!r}", fix=_unknown_task_fix(name, specs, err)) from None
+            except KeyError:
+                raise FmiclError(f"unknown task {name!r}", fix=_unknown_task_fix(name, specs)) from None
             if len(found) != 1:
                 raise FmiclError(f"mteb returned {len(found)} tasks for {name!r}", fix="name one MTEB task")
             task = found[0]
@@ -110,11 +98,17 @@ def resolve_tasks(names: list[str], local_dir: str | os.PathLike | None = None) 
     return tasks
 
 
-def _unknown_task_fix(name: str, specs: dict, err: KeyError) -> str:
+@cache
+def mteb_task_names() -> frozenset[str]:
+    """The names ``mteb.get_task`` knows: those of mteb's task classes (``mteb.get_tasks.TASK_LIST``)."""
+    return frozenset(cls.metadata.name for cls in TASK_LIST)
+
+
+def _unknown_task_fix(name: str, specs: dict) -> str:
     hints = []
-    message = str(err.args[0]) if err.args else ""
-    if "Did you mean" in message:
-        hints.append("MTEB: did you mean " + message.split("Did you mean:", 1)[1].strip().rstrip("?") + "?")
+    close = difflib.get_close_matches(name, mteb_task_names())  # the suggestion mteb.get_task puts in its KeyError
+    if close:
+        hints.append(f"MTEB: did you mean '{close[0]}'?")
     if specs:
         local = "local tasks: " + did_you_mean(name, specs)
         # a near miss of a local name is the likelier typo: say it first
@@ -125,19 +119,13 @@ def _unknown_task_fix(name: str, specs: dict, err: KeyError) -> str:
 
 
 def _warn_if_shadowing(name: str) -> None:
-    try:
-        from mteb.get_tasks import _TASKS_REGISTRY  # private: only for this warning
-    except ImportError:
-        return
-    if name in _TASKS_REGISTRY:
+    if name in mteb_task_names():
         logger.warning("local task %r shadows the MTEB task of the same name (the local one is used)", name)
 
 
 def _parts(task: Any) -> list[Any]:
     """The tasks whose data is loaded: an aggregate task's sub-tasks, else the task itself."""
-    from mteb.abstasks.aggregated_task import AbsTaskAggregate
-
-    return list(task.metadata.tasks) if isinstance(task, AbsTaskAggregate) else [task]
+    return list(task.metadata.tasks) if task.is_aggregate else [task]
 
 
 def _load_task_data(task: Any, *, local: bool) -> None:
@@ -243,63 +231,67 @@ def model_identity(name_or_path: str, resolved: str, model: Any | None = None) -
 # --------------------------------------------------------------------------- the encoder wrapper
 
 
-@cache
-def _encoder_class() -> type:
-    from mteb._create_dataloaders import _create_dataloader_from_texts
-    from mteb.models import SentenceTransformerEncoderWrapper
+# Why not mteb's own cache, ``mteb.models.CachedEmbeddingWrapper``: it keeps vectors per task and prompt type across
+# calls and splits, but sends every slot of a call to the model, repeats included (with a warning per repeat), and
+# writes every vector to a memory-mapped file on disk; the batches it hands the model then differ from ours, and
+# batches can move a score in its last digits (the test tasks' tiny model scores STS differently with no dedup at
+# all). Measured by counting the texts that reach SentenceTransformer.encode and timing mteb.evaluate with each
+# wrapper, on the local tasks of tests/evaluation/test_mteb.py and on STS-B test as a local STS task: mteb's cache
+# encoded more texts wherever one call holds repeats (STS-B test's columns, the clustering and reranking tasks), as
+# many elsewhere, fewer only where a classification task's train and test splits share texts, and was no faster.
 
-    class DedupEncoder(SentenceTransformerEncoderWrapper):
-        """mteb's sentence-transformers wrapper, encoding each distinct text once (see the module docstring)."""
 
-        def __init__(self, model: Any, name: str, revision: str) -> None:
-            # ModelMeta.from_sentence_transformer_model warns about its own defaults and calls a renamed
-            # sentence-transformers method: noise for the user, nothing to act on
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                warnings.simplefilter("ignore", FutureWarning)
-                super().__init__(model)
-            self.mteb_model_meta = self.mteb_model_meta.model_copy(update={"name": name, "revision": revision})
-            self._memo_key: tuple | None = None
-            self._memo_index: dict[str, int] = {}
-            self._memo_rows: np.ndarray | None = None
-            self.n_encoded = 0  # distinct texts actually sent to the model
+class DedupEncoder(SentenceTransformerEncoderWrapper):
+    """mteb's sentence-transformers wrapper, encoding each distinct text once (see the module docstring)."""
 
-        def encode(self, inputs, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs):
-            if list(task_metadata.modalities) != ["text"]:
-                return super().encode(
-                    inputs,
-                    task_metadata=task_metadata,
-                    hf_split=hf_split,
-                    hf_subset=hf_subset,
-                    prompt_type=prompt_type,
-                    **kwargs,
-                )
-            texts = [text for batch in inputs for text in batch["text"]]
-            key = (task_metadata.name, hf_split, hf_subset, prompt_type)
-            if key != self._memo_key or task_metadata.type not in PAIR_TASK_TYPES:
-                self._memo_key, self._memo_index, self._memo_rows = key, {}, None
-            new = [text for text in dict.fromkeys(texts) if text not in self._memo_index]
-            if new:
-                loader = _create_dataloader_from_texts(new, batch_size=kwargs.get("batch_size", 32))
-                rows = super().encode(
-                    loader,
-                    task_metadata=task_metadata,
-                    hf_split=hf_split,
-                    hf_subset=hf_subset,
-                    prompt_type=prompt_type,
-                    **kwargs,
-                )
-                rows = rows.numpy() if hasattr(rows, "numpy") else np.asarray(rows)
-                self.n_encoded += len(new)
-                start = len(self._memo_index)
-                self._memo_index.update((text, start + i) for i, text in enumerate(new))
-                self._memo_rows = rows if self._memo_rows is None else np.concatenate([self._memo_rows, rows])
-            out = self._memo_rows[[self._memo_index[text] for text in texts]]
-            if task_metadata.type not in PAIR_TASK_TYPES:
-                self._memo_key, self._memo_index, self._memo_rows = None, {}, None
-            return out
+    def __init__(self, model: Any, name: str, revision: str) -> None:
+        # ModelMeta.from_sentence_transformer_model warns about its own defaults and calls a renamed
+        # sentence-transformers method: noise for the user, nothing to act on
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            super().__init__(model)
+        self.mteb_model_meta = self.mteb_model_meta.model_copy(update={"name": name, "revision": revision})
+        self._memo_key: tuple | None = None
+        self._memo_index: dict[str, int] = {}
+        self._memo_rows: np.ndarray | None = None
+        self.n_encoded = 0  # distinct texts actually sent to the model
 
-    return DedupEncoder
+    def encode(self, inputs, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs):
+        if list(task_metadata.modalities) != ["text"]:
+            return super().encode(
+                inputs,
+                task_metadata=task_metadata,
+                hf_split=hf_split,
+                hf_subset=hf_subset,
+                prompt_type=prompt_type,
+                **kwargs,
+            )
+        texts = [text for batch in inputs for text in batch["text"]]
+        key = (task_metadata.name, hf_split, hf_subset, prompt_type)
+        if key != self._memo_key or task_metadata.type not in PAIR_TASK_TYPES:
+            self._memo_key, self._memo_index, self._memo_rows = key, {}, None
+        new = [text for text in dict.fromkeys(texts) if text not in self._memo_index]
+        if new:
+            # the new texts as mteb hands a text column to encode: a loader over a Dataset with a "text" column
+            loader = DataLoader(Dataset.from_dict({"text": new}), batch_size=kwargs.get("batch_size", 32))
+            rows = super().encode(
+                loader,
+                task_metadata=task_metadata,
+                hf_split=hf_split,
+                hf_subset=hf_subset,
+                prompt_type=prompt_type,
+                **kwargs,
+            )
+            rows = rows.numpy() if hasattr(rows, "numpy") else np.asarray(rows)
+            self.n_encoded += len(new)
+            start = len(self._memo_index)
+            self._memo_index.update((text, start + i) for i, text in enumerate(new))
+            self._memo_rows = rows if self._memo_rows is None else np.concatenate([self._memo_rows, rows])
+        out = self._memo_rows[[self._memo_index[text] for text in texts]]
+        if task_metadata.type not in PAIR_TASK_TYPES:
+            self._memo_key, self._memo_index, self._memo_rows = None, {}, None
+        return out
 
 
 def load_encoder(model_name_or_path: str, *, device: str | None = None) -> Any:
@@ -309,7 +301,7 @@ def load_encoder(model_name_or_path: str, *, device: str | None = None) -> Any:
     resolved = resolve_model_path(model_name_or_path)
     model = load_model(model_name_or_path, device=device)
     name, revision = model_identity(model_name_or_path, resolved, model)
-    return _encoder_class()(model, name, revision)
+    return DedupEncoder(model, name, revision)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -335,7 +327,6 @@ def evaluate_mteb(
     if batch_size < 1:
         raise FmiclError(f"batch size must be at least 1, got {batch_size}", fix="pass --batch-size N with N >= 1")
     names = _task_names(tasks)
-    mteb = _import_mteb(cache_dir)
     task_objects = resolve_tasks(names, local_dir)  # all data read and checked before the model loads
     encoder = load_encoder(model_name_or_path, device=device)
     cache = mteb.ResultCache(cache_path=Path(cache_dir).expanduser() if cache_dir is not None else None)
@@ -371,7 +362,7 @@ def evaluate_mteb(
 
 
 def _is_local(task: Any) -> bool:
-    return hasattr(type(task), "local_spec")
+    return isinstance(task, LocalTask)
 
 
 def _number(value: Any) -> float | None:

@@ -15,32 +15,44 @@ Every folder ``DIR/<type>/<name>/`` under a local task directory is one task nam
 ================================  ==========================================================================
 
 TSV files have a header line, are TAB-separated with no quoting (a sentence may begin with ``"``) and UTF-8;
-extra columns are ignored. Only the reading is ours: the metrics are mteb's, since each task subclasses mteb's
-abstract class of its type (``AbsTaskSTS``, ``AbsTaskClassification``, ``AbsTaskClustering``,
-``AbsTaskPairClassification``, ``AbsTaskRetrieval``) and fills ``self.dataset`` the way mteb's own tasks do.
-Reranking uses ``AbsTaskRetrieval`` with ``top_ranked`` candidates, as mteb v2's reranking tasks do
-(``AbsTaskReranking`` is deprecated there and only converts Hub datasets of the old format).
+extra columns are ignored. Only the reading is ours: the metrics are mteb's. Each type is one class, written as
+mteb writes its tasks: a subclass of mteb's abstract class of that type (``LocalSTSTask(AbsTaskSTS)`` and so on,
+in ``LOCAL_TASK_CLASSES``), of which each folder is an instance holding its own ``TaskMetadata``. Reranking is an
+``AbsTaskRetrieval`` with ``top_ranked`` candidates, as mteb v2's reranking tasks are (``AbsTaskReranking`` is
+deprecated there and only converts Hub datasets of the old format).
 
-``load_data`` reads and validates every file and fails with an :class:`FmiclError` naming the file and line,
-so a bad file stops the run before any model is loaded. mteb is imported lazily: importing it creates its
-result-cache folder, which callers want to point somewhere explicit first.
+``load_data`` reads and checks every file into ``datasets`` objects, failing with an :class:`FmiclError` that
+names the file and line, so a bad file stops the run before any model is loaded; ``dataset_transform`` then turns
+what the files hold into what mteb's class scores (class ids for labels; a reranking file's lines into a corpus
+and each query's candidates), as it does for mteb's own tasks.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 import math
 import os
-from collections.abc import Callable
+from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datasets import Dataset, DatasetDict
+from mteb import TaskMetadata
+from mteb.abstasks import (
+    AbsTask,
+    AbsTaskClassification,
+    AbsTaskClustering,
+    AbsTaskPairClassification,
+    AbsTaskRetrieval,
+    AbsTaskSTS,
+)
+
 from fmicl_text.data.tsv import read_text, read_tsv
 from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.evaluation.sts import read_sts_tsv
 
 logger = logging.getLogger(__name__)
 
@@ -117,15 +129,45 @@ def discover_local_tasks(local_dir: str | os.PathLike) -> dict[str, LocalTaskSpe
     return specs
 
 
-def build_local_task(spec: LocalTaskSpec) -> Any:
-    """An mteb task instance for ``spec`` (data not loaded yet: call ``load_data()``)."""
-    from mteb import TaskMetadata
-
+def build_local_task(spec: LocalTaskSpec) -> LocalTask:
+    """The mteb task of ``spec``: an instance of its type's class (data not loaded yet: call ``load_data()``)."""
     options = _read_task_json(spec)
+    return LOCAL_TASK_CLASSES[spec.kind](spec, _task_metadata(spec, options), options)
+
+
+def load_local_tasks(local_dir: str | os.PathLike, names: list[str] | None = None) -> dict[str, LocalTask]:
+    """Build and load (hence validate) the named local tasks, or all of them."""
+    specs = discover_local_tasks(local_dir)
+    if names is None:
+        names = list(specs)
+    tasks = {}
+    for name in names:
+        if name not in specs:
+            raise FmiclError(f"no local task named {name!r}", where=str(local_dir), fix=did_you_mean(name, specs))
+        task = build_local_task(specs[name])
+        task.load_data()
+        tasks[name] = task
+    return tasks
+
+
+def folder_hash(folder: Path) -> str:
+    """A short content hash of every file in ``folder``: the task's dataset revision."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _task_metadata(spec: LocalTaskSpec, options: dict[str, Any]) -> TaskMetadata:
+    """The folder's ``TaskMetadata``: its name, its type's main score, and its content hash as dataset revision."""
     description = options.get("description") or f"Local {spec.mteb_type} task read from {spec.kind}/{spec.name}/"
     langs = options.get("eval_langs", DEFAULT_LANGS)
     try:
-        metadata = TaskMetadata(
+        return TaskMetadata(
             name=spec.name,
             description=str(description),
             reference=None,
@@ -151,38 +193,6 @@ def build_local_task(spec: LocalTaskSpec) -> Any:
             where=str(spec.folder / "task.json"),
             fix='eval_langs is a list of "<iso639-3>-<script>" codes such as ["eng-Latn"]',
         ) from None
-    base = _BASES[spec.kind]()
-    cls = type(f"Local_{spec.kind}_{spec.name}", (base,), {"metadata": metadata, "local_spec": spec})
-    task = cls()
-    task.local_options = options
-    return task
-
-
-def load_local_tasks(local_dir: str | os.PathLike, names: list[str] | None = None) -> dict[str, Any]:
-    """Build and load (hence validate) the named local tasks, or all of them."""
-    specs = discover_local_tasks(local_dir)
-    if names is None:
-        names = list(specs)
-    tasks = {}
-    for name in names:
-        if name not in specs:
-            raise FmiclError(f"no local task named {name!r}", where=str(local_dir), fix=did_you_mean(name, specs))
-        task = build_local_task(specs[name])
-        task.load_data()
-        tasks[name] = task
-    return tasks
-
-
-def folder_hash(folder: Path) -> str:
-    """A short content hash of every file in ``folder``: the task's dataset revision."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        digest.update(b"\0")
-    return digest.hexdigest()[:12]
 
 
 def _read_task_json(spec: LocalTaskSpec) -> dict[str, Any]:
@@ -265,124 +275,6 @@ def _label_ids(labels: list[str]) -> dict[str, int]:
         return {name: i for i, name in enumerate(names)}
 
 
-# --------------------------------------------------------------------------- loaders (one per type)
-
-
-def _load_sts(task: Any) -> None:
-    from datasets import Dataset, DatasetDict
-
-    from fmicl_text.evaluation.sts import read_sts_tsv
-
-    spec: LocalTaskSpec = task.local_spec
-    path = _require_file(spec, "test.tsv")
-    pairs = read_sts_tsv(path)  # the same reader, checks and messages as `fmicl-text eval sts`
-    scores = [float(s) for s in pairs.scores]
-    low, high = min(scores), max(scores)
-    options = task.local_options
-    min_score = float(options.get("min_score", low))
-    max_score = float(options.get("max_score", high))
-    if not min_score < max_score:
-        raise FmiclError(
-            f"the score range is empty (min_score {min_score} >= max_score {max_score})",
-            where=str(spec.folder / ("task.json" if "min_score" in options or "max_score" in options else "test.tsv")),
-            fix="an STS task needs gold scores that differ; set min_score < max_score in task.json",
-        )
-    for i, score in enumerate(scores):
-        if not min_score <= score <= max_score:
-            raise FmiclError(
-                f"score {score} on line {i + 2} is outside [min_score {min_score}, max_score {max_score}]",
-                where=f"{path}:{i + 2}",
-                fix="fix the score or the range in task.json",
-            )
-    if low == high:
-        raise FmiclError(f"every gold score is {low}: Spearman is undefined", where=str(path))
-    task.min_score, task.max_score = min_score, max_score
-    data = {"sentence1": pairs.sentence1, "sentence2": pairs.sentence2, "score": scores}
-    task.dataset = {"default": DatasetDict({"test": Dataset.from_dict(data)})}
-
-
-def _load_classification(task: Any) -> None:
-    from datasets import Dataset, DatasetDict
-
-    spec: LocalTaskSpec = task.local_spec
-    splits: dict[str, tuple[list[str], list[str]]] = {}
-    for split in ("train", "test"):
-        path = _require_file(spec, f"{split}.tsv")
-        rows = read_tsv(path, ("text", "label"))
-        splits[split] = ([r["text"] for _, r in rows], [_label(r["label"], f"{path}:{n}", n) for n, r in rows])
-    train_labels, test_labels = splits["train"][1], splits["test"][1]
-    if len(set(train_labels)) < 2:
-        raise FmiclError(
-            f"train.tsv has a single label ({train_labels[0]!r})",
-            where=str(spec.folder / "train.tsv"),
-            fix="a classifier needs at least two labels to learn from",
-        )
-    unseen = sorted(set(test_labels) - set(train_labels))
-    if unseen:
-        logger.warning("%s: test labels never seen in train.tsv (never predicted): %s", spec.name, unseen)
-    ids = _label_ids(train_labels + test_labels)
-    task.dataset = {
-        "default": DatasetDict(
-            {
-                split: Dataset.from_dict({"text": texts, "label": [ids[label] for label in labels]})
-                for split, (texts, labels) in splits.items()
-            }
-        )
-    }
-    task.label_names = {i: name for name, i in ids.items()}
-
-
-def _load_clustering(task: Any) -> None:
-    from datasets import Dataset, DatasetDict
-
-    spec: LocalTaskSpec = task.local_spec
-    path = _require_file(spec, "test.tsv")
-    rows = read_tsv(path, ("text", "label"))
-    labels = [_label(r["label"], f"{path}:{n}", n) for n, r in rows]
-    if len(set(labels)) < 2:
-        raise FmiclError(
-            f"every row has the label {labels[0]!r}",
-            where=str(path),
-            fix="clustering needs at least two labels (clusters)",
-        )
-    data = {"sentences": [r["text"] for _, r in rows], "labels": labels}
-    task.dataset = {"default": DatasetDict({"test": Dataset.from_dict(data)})}
-
-
-def _load_pair_classification(task: Any) -> None:
-    from datasets import Dataset, DatasetDict
-
-    spec: LocalTaskSpec = task.local_spec
-    path = _require_file(spec, "test.tsv")
-    rows = read_tsv(path, ("sentence1", "sentence2", "label"))
-    labels = []
-    for line_no, row in rows:
-        raw = row["label"].strip()
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        if value not in (0.0, 1.0):
-            raise FmiclError(
-                f"label {raw!r} on line {line_no} is not 0 or 1",
-                where=f"{path}:{line_no}",
-                fix="pair classification labels are 1 (the pair matches) or 0 (it does not)",
-            )
-        labels.append(int(value))
-    if len(set(labels)) < 2:
-        raise FmiclError(
-            f"every pair has the label {labels[0]}",
-            where=str(path),
-            fix="average precision needs both positive (1) and negative (0) pairs",
-        )
-    data = {
-        "sentence1": [r["sentence1"] for _, r in rows],
-        "sentence2": [r["sentence2"] for _, r in rows],
-        "labels": labels,
-    }
-    task.dataset = {"default": DatasetDict({"test": Dataset.from_dict(data)})}
-
-
 def _first_existing(folder: Path, names: tuple[str, ...]) -> Path:
     for name in names:
         if (folder / name).is_file():
@@ -390,147 +282,301 @@ def _first_existing(folder: Path, names: tuple[str, ...]) -> Path:
     raise FmiclError(f"{' or '.join(names)} not found", where=str(folder), fix="a retrieval task uses the BEIR layout")
 
 
-def _load_retrieval(task: Any) -> None:
-    from datasets import Dataset
+# --------------------------------------------------------------------------- the task classes (one per type)
 
-    spec: LocalTaskSpec = task.local_spec
-    corpus_path = _first_existing(spec.folder, ("corpus.jsonl", "corpus.jsonl.gz"))
-    queries_path = _first_existing(spec.folder, ("queries.jsonl", "queries.jsonl.gz"))
-    qrels_path = _require_file(spec, "qrels/test.tsv")
 
-    corpus: dict[str, tuple[str, str]] = {}
-    for line_no, obj in read_jsonl(corpus_path, {"_id": (str, int), "text": str}):
-        doc_id = str(obj["_id"])
-        title = obj.get("title") or ""
-        if not isinstance(title, str):
-            raise FmiclError(f"line {line_no}: 'title' must be a string", where=f"{corpus_path}:{line_no}")
-        if doc_id in corpus:
-            raise FmiclError(f"duplicate corpus _id {doc_id!r} on line {line_no}", where=f"{corpus_path}:{line_no}")
-        corpus[doc_id] = (title, obj["text"])
-    queries: dict[str, str] = {}
-    for line_no, obj in read_jsonl(queries_path, {"_id": (str, int), "text": str}):
-        query_id = str(obj["_id"])
-        if query_id in queries:
-            raise FmiclError(f"duplicate query _id {query_id!r} on line {line_no}", where=f"{queries_path}:{line_no}")
-        queries[query_id] = obj["text"]
+class LocalTask(AbsTask):
+    """What a local task adds to mteb's abstract class of its type: its folder, read by ``load_data``.
 
-    relevant: dict[str, dict[str, int]] = {}
-    for line_no, row in read_tsv(qrels_path, ("query-id", "corpus-id", "score")):
-        where = f"{qrels_path}:{line_no}"
-        query_id, doc_id, raw = row["query-id"].strip(), row["corpus-id"].strip(), row["score"].strip()
-        if query_id not in queries:
-            raise FmiclError(f"line {line_no}: query-id {query_id!r} is not in {queries_path.name}", where=where)
-        if doc_id not in corpus:
-            raise FmiclError(f"line {line_no}: corpus-id {doc_id!r} is not in {corpus_path.name}", where=where)
-        try:
-            score = int(raw)
-        except ValueError:
+    mteb's own tasks keep ``metadata`` on the class, one class per dataset. Here one class serves every folder of
+    its type, so each instance holds the ``TaskMetadata`` of its folder (AbsTask reads ``self.metadata``).
+    """
+
+    def __init__(self, spec: LocalTaskSpec, metadata: TaskMetadata, options: dict[str, Any]) -> None:
+        self.metadata = metadata  # before AbsTask.__init__, which reads it
+        self.local_spec = spec
+        self.local_options = options
+        super().__init__()
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        """Read and check the folder (``read_files``), then ``dataset_transform``, as mteb's ``load_data`` does.
+
+        AbsTask.load_data's docstring says not to override it but to use ``dataset_transform`` after it has read
+        ``metadata.dataset`` with ``datasets.load_dataset``; that is for data on the Hugging Face Hub. For data
+        that is not, mteb's guide overrides ``load_data`` to set ``self.dataset`` and ``self.data_loaded`` itself
+        ("Adding a Dataset", the "Overwriting load_data" example: docs/contributing/adding_a_dataset.md in the
+        mteb repository), as its own tasks with other layouts do (``AbsTaskRetrieval.load_data``, for one).
+        """
+        if self.data_loaded:
+            return
+        self.dataset = {"default": self.read_files()}
+        self.dataset_transform(num_proc=num_proc)
+        self.data_loaded = True
+
+    def unload_data(self) -> None:
+        """Free the data (``load_data`` reads the folder again).
+
+        Not mteb's ``unload_data``: that one drops the instance's ``metadata`` (in mteb, a filtered copy shadowing
+        the class's published metadata) and then reads the class's, which a local task does not have.
+        """
+        self.dataset = None
+        self.data_loaded = False
+
+    @abstractmethod
+    def read_files(self) -> dict[str, Any]:
+        """The folder's data by split (a bad file raises :class:`FmiclError` naming the file and line)."""
+
+
+class LocalSTSTask(LocalTask, AbsTaskSTS):
+    """``sts/<name>/``: ``test.tsv`` with sentence1, sentence2, score; the score range from task.json or the data."""
+
+    def read_files(self) -> DatasetDict:
+        spec = self.local_spec
+        path = _require_file(spec, "test.tsv")
+        pairs = read_sts_tsv(path)  # the same reader, checks and messages as `fmicl-text eval sts`
+        scores = [float(s) for s in pairs.scores]
+        low, high = min(scores), max(scores)
+        options = self.local_options
+        min_score = float(options.get("min_score", low))
+        max_score = float(options.get("max_score", high))
+        if not min_score < max_score:
+            ranged = "min_score" in options or "max_score" in options
             raise FmiclError(
-                f"line {line_no}: score {raw!r} is not an integer", where=where, fix="qrels scores are graded integers"
-            ) from None
-        relevant.setdefault(query_id, {})[doc_id] = score
-    if not any(score > 0 for docs in relevant.values() for score in docs.values()):
-        raise FmiclError("no query has a relevant document (score > 0)", where=str(qrels_path))
-    task.dataset = {
-        "default": {
+                f"the score range is empty (min_score {min_score} >= max_score {max_score})",
+                where=str(spec.folder / ("task.json" if ranged else "test.tsv")),
+                fix="an STS task needs gold scores that differ; set min_score < max_score in task.json",
+            )
+        for i, score in enumerate(scores):
+            if not min_score <= score <= max_score:
+                raise FmiclError(
+                    f"score {score} on line {i + 2} is outside [min_score {min_score}, max_score {max_score}]",
+                    where=f"{path}:{i + 2}",
+                    fix="fix the score or the range in task.json",
+                )
+        if low == high:
+            raise FmiclError(f"every gold score is {low}: Spearman is undefined", where=str(path))
+        self.min_score, self.max_score = min_score, max_score
+        data = {"sentence1": pairs.sentence1, "sentence2": pairs.sentence2, "score": scores}
+        return DatasetDict({"test": Dataset.from_dict(data)})
+
+
+class LocalClassificationTask(LocalTask, AbsTaskClassification):
+    """``classification/<name>/``: ``train.tsv`` and ``test.tsv`` with text, label."""
+
+    def read_files(self) -> DatasetDict:
+        spec = self.local_spec
+        splits: dict[str, tuple[list[str], list[str]]] = {}
+        for split in ("train", "test"):
+            path = _require_file(spec, f"{split}.tsv")
+            rows = read_tsv(path, ("text", "label"))
+            splits[split] = ([r["text"] for _, r in rows], [_label(r["label"], f"{path}:{n}", n) for n, r in rows])
+        train_labels, test_labels = splits["train"][1], splits["test"][1]
+        if len(set(train_labels)) < 2:
+            raise FmiclError(
+                f"train.tsv has a single label ({train_labels[0]!r})",
+                where=str(spec.folder / "train.tsv"),
+                fix="a classifier needs at least two labels to learn from",
+            )
+        unseen = sorted(set(test_labels) - set(train_labels))
+        if unseen:
+            logger.warning("%s: test labels never seen in train.tsv (never predicted): %s", spec.name, unseen)
+        return DatasetDict(
+            {split: Dataset.from_dict({"text": texts, "label": labels}) for split, (texts, labels) in splits.items()}
+        )
+
+    def dataset_transform(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        """Label names -> class ids, one numbering for the train and test splits (see ``_label_ids``)."""
+        for subset in self.dataset.values():
+            ids = _label_ids([label for split in subset.values() for label in split["label"]])
+            for name, split in subset.items():
+                subset[name] = Dataset.from_dict({"text": split["text"], "label": [ids[x] for x in split["label"]]})
+
+
+class LocalClusteringTask(LocalTask, AbsTaskClustering):
+    """``clustering/<name>/``: ``test.tsv`` with text, label."""
+
+    input_column_name = "text"
+    label_column_name = "label"
+    # mteb's default embeds a 4 % sample of the documents (fine for 100k-row Hub sets, zero rows of a small local
+    # set); like most of mteb's own clustering tasks, local ones embed every document.
+    max_fraction_of_documents_to_embed = None
+
+    def read_files(self) -> DatasetDict:
+        path = _require_file(self.local_spec, "test.tsv")
+        rows = read_tsv(path, ("text", "label"))
+        labels = [_label(r["label"], f"{path}:{n}", n) for n, r in rows]
+        if len(set(labels)) < 2:
+            raise FmiclError(
+                f"every row has the label {labels[0]!r}",
+                where=str(path),
+                fix="clustering needs at least two labels (clusters)",
+            )
+        return DatasetDict({"test": Dataset.from_dict({"text": [r["text"] for _, r in rows], "label": labels})})
+
+
+class LocalPairClassificationTask(LocalTask, AbsTaskPairClassification):
+    """``pair_classification/<name>/``: ``test.tsv`` with sentence1, sentence2, label (0 or 1)."""
+
+    label_column_name = "label"
+
+    def read_files(self) -> DatasetDict:
+        path = _require_file(self.local_spec, "test.tsv")
+        rows = read_tsv(path, ("sentence1", "sentence2", "label"))
+        labels = []
+        for line_no, row in rows:
+            raw = row["label"].strip()
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan
+            if value not in (0.0, 1.0):
+                raise FmiclError(
+                    f"label {raw!r} on line {line_no} is not 0 or 1",
+                    where=f"{path}:{line_no}",
+                    fix="pair classification labels are 1 (the pair matches) or 0 (it does not)",
+                )
+            labels.append(int(value))
+        if len(set(labels)) < 2:
+            raise FmiclError(
+                f"every pair has the label {labels[0]}",
+                where=str(path),
+                fix="average precision needs both positive (1) and negative (0) pairs",
+            )
+        data = {
+            "sentence1": [r["sentence1"] for _, r in rows],
+            "sentence2": [r["sentence2"] for _, r in rows],
+            "label": labels,
+        }
+        return DatasetDict({"test": Dataset.from_dict(data)})
+
+
+class LocalRetrievalTask(LocalTask, AbsTaskRetrieval):
+    """``retrieval/<name>/``: the BEIR layout, ``corpus.jsonl[.gz]``, ``queries.jsonl[.gz]``, ``qrels/test.tsv``."""
+
+    def read_files(self) -> dict[str, Any]:
+        spec = self.local_spec
+        corpus_path = _first_existing(spec.folder, ("corpus.jsonl", "corpus.jsonl.gz"))
+        queries_path = _first_existing(spec.folder, ("queries.jsonl", "queries.jsonl.gz"))
+        qrels_path = _require_file(spec, "qrels/test.tsv")
+
+        corpus: dict[str, tuple[str, str]] = {}
+        for line_no, obj in read_jsonl(corpus_path, {"_id": (str, int), "text": str}):
+            doc_id = str(obj["_id"])
+            title = obj.get("title") or ""
+            if not isinstance(title, str):
+                raise FmiclError(f"line {line_no}: 'title' must be a string", where=f"{corpus_path}:{line_no}")
+            if doc_id in corpus:
+                raise FmiclError(f"duplicate corpus _id {doc_id!r} on line {line_no}", where=f"{corpus_path}:{line_no}")
+            corpus[doc_id] = (title, obj["text"])
+        queries: dict[str, str] = {}
+        for line_no, obj in read_jsonl(queries_path, {"_id": (str, int), "text": str}):
+            query_id = str(obj["_id"])
+            if query_id in queries:
+                raise FmiclError(
+                    f"duplicate query _id {query_id!r} on line {line_no}", where=f"{queries_path}:{line_no}"
+                )
+            queries[query_id] = obj["text"]
+
+        relevant: dict[str, dict[str, int]] = {}
+        for line_no, row in read_tsv(qrels_path, ("query-id", "corpus-id", "score")):
+            where = f"{qrels_path}:{line_no}"
+            query_id, doc_id, raw = row["query-id"].strip(), row["corpus-id"].strip(), row["score"].strip()
+            if query_id not in queries:
+                raise FmiclError(f"line {line_no}: query-id {query_id!r} is not in {queries_path.name}", where=where)
+            if doc_id not in corpus:
+                raise FmiclError(f"line {line_no}: corpus-id {doc_id!r} is not in {corpus_path.name}", where=where)
+            try:
+                score = int(raw)
+            except ValueError:
+                raise FmiclError(
+                    f"line {line_no}: score {raw!r} is not an integer",
+                    where=where,
+                    fix="qrels scores are graded integers",
+                ) from None
+            relevant.setdefault(query_id, {})[doc_id] = score
+        if not any(score > 0 for docs in relevant.values() for score in docs.values()):
+            raise FmiclError("no query has a relevant document (score > 0)", where=str(qrels_path))
+        titles = [title for title, _ in corpus.values()]
+        return {
             "test": {
                 "corpus": Dataset.from_dict(
-                    {
-                        "id": list(corpus),
-                        "title": [title for title, _ in corpus.values()],
-                        "text": [text for _, text in corpus.values()],
-                    }
+                    {"id": list(corpus), "title": titles, "text": [text for _, text in corpus.values()]}
                 ),
                 "queries": Dataset.from_dict({"id": list(queries), "text": list(queries.values())}),
                 "relevant_docs": relevant,
                 "top_ranked": None,
             }
         }
-    }
 
 
-def _load_reranking(task: Any) -> None:
-    """mteb v2's reranking layout: each query's positives and negatives are its ``top_ranked`` candidates."""
-    from datasets import Dataset
+class LocalRerankingTask(LocalTask, AbsTaskRetrieval):
+    """``reranking/<name>/``: ``test.jsonl``, one query with its positive and negative candidates a line.
 
-    spec: LocalTaskSpec = task.local_spec
-    path = _require_file(spec, "test.jsonl")
-    queries: dict[str, str] = {}
-    docs: dict[str, str] = {}
-    relevant: dict[str, dict[str, int]] = {}
-    top_ranked: dict[str, list[str]] = {}
-    skipped = 0
-    for line_no, obj in read_jsonl(path, {"query": str, "positive": list, "negative": list}):
-        for key in ("positive", "negative"):
-            if not all(isinstance(doc, str) for doc in obj[key]):
-                raise FmiclError(f"line {line_no}: {key!r} must be a list of strings", where=f"{path}:{line_no}")
-        if not obj["positive"] or not obj["negative"]:
-            skipped += 1  # as mteb's own conversion does: nothing to rank
-            continue
-        query_id = f"q{line_no}"
-        queries[query_id] = obj["query"]
-        relevant[query_id] = {}
-        top_ranked[query_id] = []
-        for key, relevance in (("positive", 1), ("negative", 0)):
-            for i, text in enumerate(obj[key]):
-                doc_id = f"{query_id}_{key}_{i}"
-                docs[doc_id] = text
-                relevant[query_id][doc_id] = relevance
-                top_ranked[query_id].append(doc_id)
-    if not queries:
-        raise FmiclError("no line has both a positive and a negative", where=str(path))
-    if skipped:
-        logger.warning("%s: skipped %d line(s) without a positive or without a negative", spec.name, skipped)
-    task.dataset = {
-        "default": {
-            "test": {
-                "corpus": Dataset.from_dict({"id": list(docs), "title": [""] * len(docs), "text": list(docs.values())}),
-                "queries": Dataset.from_dict({"id": list(queries), "text": list(queries.values())}),
-                "relevant_docs": relevant,
-                "top_ranked": top_ranked,
-            }
+    mteb v2 scores reranking as retrieval among each query's ``top_ranked`` candidates; ``dataset_transform``
+    turns the lines (the layout of mteb v1's reranking datasets) into that.
+    """
+
+    def read_files(self) -> DatasetDict:
+        path = _require_file(self.local_spec, "test.jsonl")
+        lines = read_jsonl(path, {"query": str, "positive": list, "negative": list})
+        for line_no, obj in lines:
+            for key in ("positive", "negative"):
+                if not all(isinstance(doc, str) for doc in obj[key]):
+                    raise FmiclError(f"line {line_no}: {key!r} must be a list of strings", where=f"{path}:{line_no}")
+        data = {
+            "id": [f"q{line_no}" for line_no, _ in lines],  # query ids name their line
+            **{key: [obj[key] for _, obj in lines] for key in ("query", "positive", "negative")},
         }
-    }
+        return DatasetDict({"test": Dataset.from_dict(data)})
+
+    def dataset_transform(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        """Each line's positives (relevance 1) and negatives (0) become its query's ``top_ranked`` candidates."""
+        for subset in self.dataset.values():
+            for split, lines in subset.items():
+                subset[split] = self._candidates(lines)
+
+    def _candidates(self, lines: Dataset) -> dict[str, Any]:
+        queries: dict[str, str] = {}
+        docs: dict[str, str] = {}
+        relevant: dict[str, dict[str, int]] = {}
+        top_ranked: dict[str, list[str]] = {}
+        skipped = 0
+        for line in lines:
+            if not line["positive"] or not line["negative"]:
+                skipped += 1  # as mteb's own conversion does: nothing to rank
+                continue
+            query_id = line["id"]
+            queries[query_id] = line["query"]
+            relevant[query_id] = {}
+            top_ranked[query_id] = []
+            for key, relevance in (("positive", 1), ("negative", 0)):
+                for i, text in enumerate(line[key]):
+                    doc_id = f"{query_id}_{key}_{i}"
+                    docs[doc_id] = text
+                    relevant[query_id][doc_id] = relevance
+                    top_ranked[query_id].append(doc_id)
+        if not queries:
+            raise FmiclError(
+                "no line has both a positive and a negative", where=str(self.local_spec.folder / "test.jsonl")
+            )
+        if skipped:
+            logger.warning(
+                "%s: skipped %d line(s) without a positive or without a negative", self.local_spec.name, skipped
+            )
+        return {
+            "corpus": Dataset.from_dict({"id": list(docs), "title": [""] * len(docs), "text": list(docs.values())}),
+            "queries": Dataset.from_dict({"id": list(queries), "text": list(queries.values())}),
+            "relevant_docs": relevant,
+            "top_ranked": top_ranked,
+        }
 
 
-# --------------------------------------------------------------------------- class factories
-
-
-def _base_class(abstract: Callable[[], type], loader: Callable[[Any], None], **attributes: Any) -> type:
-    """A subclass of an mteb abstract task whose ``load_data`` reads the local folder (metadata set per task)."""
-
-    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
-        if self.data_loaded:
-            return
-        loader(self)
-        self.data_loaded = True
-
-    parent = abstract()
-    return type(
-        f"Local{parent.__name__.removeprefix('AbsTask')}Task", (parent,), {"load_data": load_data, **attributes}
-    )
-
-
-def _abstract(name: str) -> Callable[[], type]:
-    def get() -> type:
-        import mteb.abstasks
-
-        return getattr(mteb.abstasks, name)
-
-    return get
-
-
-_BASES: dict[str, Callable[[], type]] = {
-    "sts": functools.cache(lambda: _base_class(_abstract("AbsTaskSTS"), _load_sts)),
-    "classification": functools.cache(lambda: _base_class(_abstract("AbsTaskClassification"), _load_classification)),
-    # mteb's default embeds a 4 % sample of the documents (fine for 100k-row Hub sets, zero rows of a small local
-    # set); like most of mteb's own clustering tasks, local ones embed every document.
-    "clustering": functools.cache(
-        lambda: _base_class(_abstract("AbsTaskClustering"), _load_clustering, max_fraction_of_documents_to_embed=None)
-    ),
-    "pair_classification": functools.cache(
-        lambda: _base_class(_abstract("AbsTaskPairClassification"), _load_pair_classification)
-    ),
-    "retrieval": functools.cache(lambda: _base_class(_abstract("AbsTaskRetrieval"), _load_retrieval)),
-    "reranking": functools.cache(lambda: _base_class(_abstract("AbsTaskRetrieval"), _load_reranking)),
+# folder name -> the class of its tasks
+LOCAL_TASK_CLASSES: dict[str, type[LocalTask]] = {
+    "sts": LocalSTSTask,
+    "classification": LocalClassificationTask,
+    "clustering": LocalClusteringTask,
+    "pair_classification": LocalPairClassificationTask,
+    "retrieval": LocalRetrievalTask,
+    "reranking": LocalRerankingTask,
 }
