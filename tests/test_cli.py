@@ -78,6 +78,17 @@ def test_console_script_trains_end_to_end(tiny_bert, tiny_data_home, tmp_path):
     assert "saved to" in proc.stdout and "sts12" in proc.stdout
     saved = json.loads((out / "eval_results.json").read_text())
     assert saved["steps"] == 2 and saved["dev"]["best_step"] in (1, 2)
+    # Not a terminal (as in a log file): plain lines, no control characters, no progress bars or dicts.
+    output = proc.stdout + proc.stderr
+    bad = [line for line in output.splitlines(keepends=True) if "\x1b" in line or "\r" in line]
+    assert not bad, f"control characters in a non-TTY log: {bad[:3]!r}"
+    for noise in ("{'loss'", "Batches:", "Writing model shards", "Loading weights", "it/s]", "eval_samples_per_second"):
+        assert noise not in output, noise
+    lines = proc.stderr.splitlines()
+    assert "training: 2 steps" in lines
+    evaluations = [line for line in lines if line.startswith("step ") and " stsb-dev " in line]
+    assert len(evaluations) == 2 and all(" best " in line for line in evaluations)
+    assert "| model | sts12 |" in proc.stdout  # the results table as plain markdown, the model name unwrapped
 
 
 def test_loss_flags_reach_the_recipe(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shlex
 import sys
 import traceback
@@ -120,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class PlainStream:
+    """A text stream that drops ANSI escape sequences: for stdout / stderr when they are not a terminal, so
+    that a log file holds plain text whatever a library writes (transformers colours its load report even
+    when its output is a file)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(ANSI.sub("", text) if "\x1b" in text else text)
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def resume_command(argv: list[str]) -> str:
     """The command that continues an interrupted run: the same flags, ``--resume`` instead of ``--overwrite``."""
     kept = [a for a in argv if a != "--overwrite"]
@@ -129,13 +149,27 @@ def resume_command(argv: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    streams = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+    for name, stream in streams.items():
+        if not stream.isatty():
+            setattr(sys, name, PlainStream(stream))
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        for name, stream in streams.items():
+            setattr(sys, name, stream)
+
+
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if not args.verbose:  # sentence-transformers says "Saving model to ..." at each checkpoint
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     try:
         return args.run(args)
     except FmiclError as exc:

@@ -32,7 +32,8 @@ def add_sts_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 
 def run_eval_sts(args: argparse.Namespace) -> int:
-    from fmicl_text.evaluation.sts import load_suite, print_table, score_tasks
+    from fmicl_text.cli.output import print_table
+    from fmicl_text.evaluation.sts import load_suite, score_tasks
     from fmicl_text.modeling import load_model
 
     if args.batch_size < 1:

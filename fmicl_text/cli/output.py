@@ -1,9 +1,11 @@
-"""The ``--output`` file of the eval commands: checked before any work (a result is never lost), then written."""
+"""What the commands print and write: the STS table, and the ``--output`` file of the eval commands (checked
+before any work, so a result is never lost, then written)."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +43,23 @@ def write_json(path: str | os.PathLike, record: Any) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2), encoding="utf-8")
     print(f"wrote {path}")
+
+
+def print_table(result: Any, label: str | None = None) -> None:
+    """The STS scores: a rich table in a terminal; the markdown table (plain text, never wrapped) otherwise."""
+    from fmicl_text.evaluation.sts import format_table
+
+    title = f"STS {result.suite} ({result.text} text), Spearman x100"
+    if not sys.stdout.isatty():
+        print(f"{title}\n{format_table(result, label)}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    markdown = format_table(result, label).splitlines()
+    names = [c.strip() for c in markdown[0].strip("|").split("|")]
+    table = Table(title=title)
+    for name in names:
+        table.add_column(name, justify="left" if name == "model" else "right", overflow="fold")
+    table.add_row(*(c.strip() for c in markdown[2].strip("|").split("|")))
+    Console().print(table)

@@ -11,14 +11,14 @@ from fmicl_text.errors import FmiclError
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from fmicl_text.evaluation.sts import print_table
+    from fmicl_text.cli.output import print_table
     from fmicl_text.training import train
 
     recipe = recipe_from_args(args)
     result = train(recipe, resume=args.resume)
     if not result.is_main:
         return 0
-    print(f"\nsaved to {result.output_dir} after {result.steps} steps ({result.seconds:.0f} s)")
+    print(f"saved to {result.output_dir} after {result.steps} steps ({result.seconds:.0f} s)")
     if result.best_dev is not None:
         print(f"best {recipe.eval.dev}: {result.best_dev:.2f} at step {result.best_step}")
     if result.test is not None:

@@ -310,7 +310,7 @@ def score_tasks(
         seconds=time.perf_counter() - start,
         task_keys=list(tasks),
     )
-    logger.info(
+    logger.debug(  # callers print the scores their way (a table, the run's evaluation line)
         "STS %s (%s text): %s | %d sentences in %.1fs",
         result.suite,
         text,
@@ -372,21 +372,6 @@ def format_table(result: StsResult, label: str | None = None, *, header: bool = 
         lines.append("|" + "|".join(aligns) + "|")
     lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines)
-
-
-def print_table(result: StsResult, label: str | None = None) -> None:
-    """Print the scores as a rich table (``format_table`` gives the markdown form)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"STS {result.suite} ({result.text} text), Spearman x100")
-    columns = _columns(result)
-    if label is not None:
-        table.add_column("model", overflow="fold")
-    for key in columns:
-        table.add_column(key, justify="right")
-    table.add_row(*([label] if label is not None else []), *(f"{result.scores[key]:.2f}" for key in columns))
-    Console().print(table)
 
 
 # --------------------------------------------------------------------------- evaluator CSVs

@@ -7,10 +7,12 @@ card, the resolved recipe and the eval results.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +117,8 @@ def train(
         from fmicl_text.training.callbacks import PauseAt
 
         callbacks = [*(callbacks or []), PauseAt(pause_after)]
-    trainer = build_trainer(recipe, dataset, callbacks)
+    with quiet_library_bars():
+        trainer = build_trainer(recipe, dataset, callbacks)
     stop = trainer.stop_on_signal
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process owns the folder
         folder.start(recipe.to_dict(), fresh=resume is None)
@@ -131,8 +134,10 @@ def train(
     if resume_from is not None:
         trainer.load_extra_state(resume_from)
         logger.info("resuming from %s", resume_from)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        with stop:
+        with stop, quiet_library_bars(), logging_redirect_tqdm():
             trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except FloatingPointError as exc:  # NonFiniteLossError or NonFiniteGradientError: before any bad update
         last = folder.last_checkpoint()
@@ -174,6 +179,25 @@ def train(
     return finalize_run(
         recipe, trainer, data_report=report, base=base, final_tasks=final_tasks, started=start, resumed_from=resumed
     )
+
+
+@contextlib.contextmanager
+def quiet_library_bars():
+    """No transformers / huggingface_hub progress bars while training ("Writing model shards" at each
+    checkpoint, "Loading weights" for the best one); restored after."""
+    import huggingface_hub.utils as hub
+    from transformers.utils import logging as hf_logging
+
+    was_hf, was_hub = hf_logging.is_progress_bar_enabled(), not hub.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    hub.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_hf:
+            hf_logging.enable_progress_bar()
+        if was_hub:
+            hub.enable_progress_bars()
 
 
 def check_loss(recipe: Recipe) -> Any:
@@ -279,7 +303,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
         # Without it, transformers runs torchrun-launched CPU processes as independent runs, not DDP.
         use_cpu=not torch.cuda.is_available(),
         report_to="none",
-        disable_tqdm=False,
+        disable_tqdm=True,  # RunProgress prints the run (one bar in a terminal, plain lines otherwise)
         **precision_flags(tc.precision),
     )
     # Truncate training inputs only: evaluation encodes full sentences, as SimCSE does. The views act
@@ -298,6 +322,13 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
         keep=tc.keep_checkpoints,
         extra_state={"nonfinite": guard, "views": ViewsState(collator), **({"mlm": loss} if mlm_model else {})},
     )
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from fmicl_text.training.progress import RunProgress
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(RunProgress(f"eval_{dev.primary_metric}" if dev else None, ec.dev))
     trainer.mlm_model = mlm_model  # the encoder + MLM head, saved whole with mlm.save_head
     trainer.dev_evaluator, trainer.nonfinite_guard, trainer.stop_on_signal = dev, guard, stop
     trainer.data_report = data_report
@@ -351,12 +382,17 @@ def finalize_run(
     model.eval()
     test = None
     if final_tasks is not None:
-        test = score_tasks(model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size)
+        logger.info("scoring the kept model on %s", ec.final_suite)
+        test = score_tasks(
+            model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size,
+            show_progress=sys.stderr.isatty(),
+        )  # fmt: skip
     best_dev = state.best_metric
     best_step = step_of(state.best_model_checkpoint)
 
     staging = folder.staging()
-    model.save(str(staging), create_model_card=False)  # our card below
+    with quiet_library_bars():
+        model.save(str(staging), create_model_card=False)  # our card below
     if recipe.mlm.save_head:  # the same encoder with its head, in transformers' MLM layout (AutoModel reads it too)
         if state.best_model_checkpoint:
             trainer.load_extra_state(state.best_model_checkpoint, tensors_only=True)  # the kept step's head
@@ -394,7 +430,7 @@ def finalize_run(
         results["base"] = base
     (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2), encoding="utf-8")
     (staging / LOG_FILE).write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
-    examples = model.encode(list(EXAMPLES), convert_to_tensor=True)
+    examples = model.encode(list(EXAMPLES), convert_to_tensor=True, show_progress_bar=False)
     card = model_card(
         recipe=resolved,
         results=results,
