@@ -72,6 +72,41 @@ def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     return parser
 
 
+def add_base_probe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("model", help="an encoder: a saved folder, a checkpoint, a Hub name or base:NAME")
+    parser.add_argument("--probe-steps", type=int, default=250, help="SimCSE steps")
+    parser.add_argument("--probe-lr", type=float, default=1e-4, help="SimCSE learning rate")
+    parser.add_argument("--batch-size", type=int, default=64, help="SimCSE batch size")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the SimCSE run")
+    parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
+    parser.add_argument("--output", default=None, help="write the numbers as JSON to this file")
+    return parser
+
+
+def run_base_probe(args: argparse.Namespace) -> int:
+    """STS-B dev of an encoder (mean and CLS pooling), then after a short unsupervised SimCSE run: the lift."""
+    from fmicl_text.cli.output import check_output_file, write_json
+    from fmicl_text.training.bases import ProbeBudget, simcse_lift
+
+    for flag, value, least in (("--probe-steps", args.probe_steps, 1), ("--batch-size", args.batch_size, 2)):
+        if value < least:
+            raise FmiclError(f"{flag} must be at least {least}, got {value}")
+    if not (math.isfinite(args.probe_lr) and args.probe_lr > 0):
+        raise FmiclError(f"--probe-lr must be > 0, got {args.probe_lr}")
+    check_output_file(args.output)
+    budget = ProbeBudget(
+        steps=args.probe_steps, batch_size=args.batch_size, learning_rate=args.probe_lr, seed=args.seed
+    )
+    row = simcse_lift(args.model, budget, args.data_dir)
+    print(
+        f"STS-B dev of {args.model}: mean pooling {row['stsb_dev_mean']:.2f}, CLS {row['stsb_dev_cls']:.2f}; "
+        f"after {budget.describe()}: {row['after']:.2f} (lift {row['lift']:+.2f})"
+    )
+    if args.output:
+        write_json(args.output, {"model": args.model, "probe": budget.describe(), **row})
+    return 0
+
+
 def run_base_build(args: argparse.Namespace) -> int:
     from fmicl_text.training.bases import ProbeBudget, base_info, build_base, in_bases_home, plot_curve, report_lines
 

@@ -105,3 +105,21 @@ def test_report_only_writes_the_curve_so_far_without_training(tmp_path, monkeypa
     assert "## tiny" in report and "building: 0 of 100 MLM steps" in report and "| 0 | - | 54.00 |" in report
     assert (tmp_path / "bases" / "tiny").exists() is False  # nothing trained
     assert (tmp_path / "bases" / "tiny.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_base_probe_prints_and_writes_the_lift(tiny_bert, tiny_data_home, tmp_path, capsys):
+    """``fmicl-text base probe``: any encoder's STS-B dev before and after a short SimCSE run."""
+    import json
+
+    from fmicl_text.cli import main
+
+    out = tmp_path / "probe.json"
+    argv = ["base", "probe", tiny_bert, "--probe-steps", "2", "--probe-lr", "1e-3", "--batch-size", "4",
+            "--data-dir", str(tiny_data_home)]  # fmt: skip
+    assert main([*argv, "--output", str(out)]) == 0
+    row = json.loads(out.read_text())
+    assert row["lift"] == pytest.approx(row["after"] - row["stsb_dev_mean"])
+    assert "2 steps, batch 4, lr 0.001" in row["probe"]
+    assert f"(lift {row['lift']:+.2f})" in capsys.readouterr().out
+    assert main(["base", "probe", tiny_bert, "--probe-lr", "0"]) == 2
