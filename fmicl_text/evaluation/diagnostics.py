@@ -269,12 +269,18 @@ def diagnose(
     temperature: float = 0.05,
     seed: int = 0,
     views: ViewsConfig | None = None,
+    embeddings: torch.Tensor | None = None,
 ) -> Diagnostics:
-    """The four diagnostics of ``model`` on already loaded data (the model's mode is restored)."""
+    """The four diagnostics of ``model`` on already loaded data (the model's mode is restored).
+
+    ``embeddings``: the eval-mode embeddings of ``data.sentences`` (row for row) when the caller already has
+    them (the STS-B dev evaluation of the same step); then only I_NCE runs the model.
+    """
     start = time.perf_counter()
     was_training = model.training
     try:
-        z = _encode(model, data.sentences, batch_size)  # encode() puts the model in eval mode
+        # encode() puts the model in eval mode
+        z = _encode(model, data.sentences, batch_size) if embeddings is None else embeddings.float()
         if not torch.isfinite(z).all():
             raise FmiclError("the model's embeddings contain NaN or inf", fix="check the model (diverged training?)")
         left = z[[i for i, _ in data.positive_pairs]]

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from fmicl_text.evaluation.diagnostics import METRIC_KEYS, diagnose, load_diagnostics_data
@@ -48,6 +49,9 @@ class StsEvaluator(BaseEvaluator):
         self.primary_metric = f"{self.name}_{primary}" if self.name else primary
         self.csv_file = f"sts_evaluation{'_' + self.name if self.name else ''}_results.csv"
         self.csv_headers = ["epoch", "steps", *keys, "avg"]
+        # Set by a DiagnosticsEvaluator that reuses this evaluation's embeddings: (epoch, steps) -> embeddings.
+        self.keep_embeddings = False
+        self.embeddings: tuple[tuple[int, int], dict[str, int], Any] | None = None
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
@@ -59,7 +63,10 @@ class StsEvaluator(BaseEvaluator):
             text=self.text,
             batch_size=self.batch_size,
             show_progress=self.show_progress_bar,
+            keep_embeddings=self.keep_embeddings,
         )
+        if self.keep_embeddings:
+            self.embeddings = ((epoch, steps), result.embedding_index, result.embedding_matrix)
         if output_path is not None and self.write_csv:
             row = [epoch, steps, *(result.scores[key] for key in self.csv_headers[2:])]
             append_csv_row(output_path, self.csv_file, self.csv_headers, row)
@@ -102,8 +109,12 @@ class DiagnosticsEvaluator(BaseEvaluator):
         name: str = "diag",
         write_csv: bool = True,
         views: ViewsConfig | None = None,
+        embeddings_from: StsEvaluator | None = None,
     ) -> None:
         super().__init__()
+        self.embeddings_from = embeddings_from
+        if embeddings_from is not None:
+            embeddings_from.keep_embeddings = True
         self.data = load_diagnostics_data(data_dir=data_dir, text=text, split=split, max_sentences=max_sentences)
         self.split, self.text, self.name = split, text, name
         self.batch_size = batch_size
@@ -116,12 +127,24 @@ class DiagnosticsEvaluator(BaseEvaluator):
         self.csv_file = f"diagnostics_evaluation{'_' + name if name else ''}_results.csv"
         self.csv_headers = ["epoch", "steps", *METRIC_KEYS, "i_nce_std"]
 
+    def _shared_embeddings(self, epoch: int, steps: int) -> torch.Tensor | None:
+        """``embeddings_from``'s embeddings of this same evaluation (same epoch and step), when they cover
+        every sentence of the diagnostics (STS-B dev in the same text version); else None (encode again)."""
+        shared = self.embeddings_from.embeddings if self.embeddings_from is not None else None
+        if shared is None or shared[0] != (epoch, steps) or steps < 0:
+            return None
+        _, index, matrix = shared
+        if not all(sentence in index for sentence in self.data.sentences):
+            return None
+        return torch.from_numpy(matrix[[index[sentence] for sentence in self.data.sentences]])
+
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
         result = diagnose(
             model,
             self.data,
+            embeddings=self._shared_embeddings(epoch, steps),
             batch_size=self.batch_size,
             i_nce_batch_size=self.i_nce_batch_size,
             i_nce_batches=self.i_nce_batches,

@@ -83,6 +83,10 @@ class StsResult:
     n_sentences_encoded: int
     seconds: float
     task_keys: list[str] = field(default_factory=list)
+    # With ``score_tasks(keep_embeddings=True)``: each distinct sentence -> its row of ``embedding_matrix``
+    # (unit vectors, float64), for a caller that needs the same sentences' embeddings (the diagnostics).
+    embedding_index: dict[str, int] | None = field(default=None, repr=False, compare=False)
+    embedding_matrix: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self, model_name: str) -> dict[str, Any]:
         """A self-describing record for results files (nothing rounded; an undefined score is null)."""
@@ -258,8 +262,12 @@ def score_tasks(
     text: str,
     batch_size: int = 128,
     show_progress: bool = True,
+    keep_embeddings: bool = False,
 ) -> StsResult:
-    """Encode every distinct sentence of ``tasks`` once, then score each task (shared by both APIs)."""
+    """Encode every distinct sentence of ``tasks`` once, then score each task (shared by both APIs).
+
+    ``keep_embeddings``: also return the (normalised) embeddings, so that another measurement of the same
+    sentences at the same step need not encode them again."""
     if batch_size < 1:
         raise FmiclError(f"batch size must be at least 1, got {batch_size}", fix="pass --batch-size N with N >= 1")
     start = time.perf_counter()
@@ -309,6 +317,8 @@ def score_tasks(
         n_sentences_encoded=len(unique),
         seconds=time.perf_counter() - start,
         task_keys=list(tasks),
+        embedding_index=index if keep_embeddings else None,
+        embedding_matrix=embeddings if keep_embeddings else None,
     )
     logger.debug(  # callers print the scores their way (a table, the run's evaluation line)
         "STS %s (%s text): %s | %d sentences in %.1fs",

@@ -253,6 +253,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
             batch_size=ec.batch_size,
             i_nce_batches=ec.i_nce_batches,
             views=recipe.views,
+            embeddings_from=dev,  # STS-B dev's embeddings of the same step: encoded once
         )
         # Checkpoints are still chosen on the STS score (metric_for_best_model below names it).
         evaluator = SequentialEvaluator([dev, diagnostics], main_score_function=lambda scores: scores[0])

@@ -249,6 +249,28 @@ def test_evaluator_keys_csv_and_sequential_primary_metric(model, home, tmp_path)
     assert {"diag_alignment", "diag_i_nce", "sts_stsb_dev"} <= set(results)
 
 
+def test_diagnostics_reuse_the_dev_evaluations_embeddings(model, home, monkeypatch):
+    """During training the diagnostics take STS-B dev's embeddings of the same step: the same numbers, and
+    the STS-B dev sentences are encoded once per evaluation instead of twice."""
+    from fmicl_text.evaluation.evaluators import StsEvaluator
+
+    sts = StsEvaluator(suite="stsb-dev", data_dir=home, write_csv=False)
+    alone = DiagnosticsEvaluator(data_dir=home, i_nce_batch_size=8, write_csv=False)
+    shared = DiagnosticsEvaluator(data_dir=home, i_nce_batch_size=8, write_csv=False, embeddings_from=sts)
+    expected = alone(model, epoch=0, steps=5)
+    encoded = []
+    real = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **kw: encoded.append(len(texts)) or real(texts, **kw))
+    sts(model, epoch=0, steps=5)
+    got = shared(model, epoch=0, steps=5)
+    assert encoded == [len(sts.embeddings[1])]  # the diagnostics encoded nothing (I_NCE runs the modules)
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    # Embeddings of another step are never reused: the diagnostics encode again.
+    encoded.clear()
+    shared(model, epoch=0, steps=6)
+    assert encoded == [len(shared.data.sentences)]
+
+
 # --------------------------------------------------------------------------- CLI
 
 
