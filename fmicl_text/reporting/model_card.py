@@ -43,8 +43,9 @@ def scores_table(results: dict[str, Any]) -> list[str]:
         return []
     keys = list(test["scores"])
     rows = [("this model", test["scores"])]
-    if results.get("base"):
-        rows.append((f"base (`{results['base_model']}`)", results["base"]["scores"]))
+    base = (results.get("base") or {}).get("test")
+    if base:
+        rows.append((f"base (`{results['base_model']}`)", base["scores"]))
     lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     lines += [f"| {name} | " + " | ".join(_fmt(scores.get(k)) for k in keys) + " |" for name, scores in rows]
     return lines
@@ -175,7 +176,7 @@ def model_card(
             f"Test sets ({test['suite']}, {test['text']} text), Spearman correlation x100 of cosine similarity"
             + (
                 " against the human scores; the base row is the untrained model, scored the same way:"
-                if results.get("base")
+                if len(table) > 3
                 else ":"
             ),
             "",
@@ -183,9 +184,10 @@ def model_card(
             "",
         ]
     if dev.get("suite"):
+        base_dev = (results.get("base") or {}).get("dev")
         lines += [
             f"The kept checkpoint is the best on {dev['suite']} (dev, never test): {_fmt(dev['best'])} "
-            f"at step {dev['best_step']}.",
+            f"at step {dev['best_step']}" + (f" (the base model: {_fmt(base_dev)})." if base_dev is not None else "."),
             "",
         ]
     lines += [

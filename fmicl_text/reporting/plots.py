@@ -59,10 +59,14 @@ def plot_metric_over_steps(
     title: str = "STS-B dev over training",
     ylabel: str = "Spearman x100",
     best: Mapping[str, int | None] | None = None,
+    references: Mapping[str, float] | None = None,
 ) -> Path:
-    """One line per run; ``best`` (run -> step) marks each run's kept checkpoint with a star."""
+    """One line per run; ``best`` (run -> step) marks each run's kept checkpoint with a star; ``references``
+    (label -> value, e.g. the base model's score) are dashed horizontal lines."""
     fig = _figure()
     ax = fig.add_subplot()
+    for label, value in (references or {}).items():
+        ax.axhline(value, linestyle="--", linewidth=1, color="gray", label=label)
     for label, points in series.items():
         if not points:
             continue

@@ -48,6 +48,9 @@ class RunRecord:
     dev_best: float | None = None
     dev_best_step: int | None = None
     log: list[dict[str, Any]] | None = None  # the trainer's log_history; None without a training log
+    base_model: str | None = None  # the model the run started from, with its own scores when they were taken
+    base_scores: dict[str, float | None] = field(default_factory=dict)
+    base_dev: float | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -135,6 +138,12 @@ def load_run(path: str | Path) -> RunRecord:
             dev_best=_number(dev.get("best"), "dev.best", where),
             dev_best_step=best_step,
         )
+        base = data.get("base") if isinstance(data.get("base"), dict) else {}
+        if base:
+            record.base_model = str(base.get("model") or data.get("base_model") or "base")
+            base_test = base.get("test") if isinstance(base.get("test"), dict) else {}
+            record.base_scores = _scores(base_test.get("scores"), "base.test.scores", where) if base_test else {}
+            record.base_dev = _number(base.get("dev"), "base.dev", where)
         if not record.scores:
             record.notes.append("no test scores (trained without a final evaluation)")
         log_path = results_path.parent / LOG_FILE
@@ -195,16 +204,22 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
     notes = [f"{record.label}: {note}" for record in records for note in record.notes]
 
     # The table: test tasks, avg, then the best dev score when any run has one.
-    columns = task_columns(record.scores for record in records)
+    # Each distinct base model once, as a reference row (its scores were taken before training).
+    bases = {r.base_model: r for r in records if r.base_model and (r.base_scores or r.base_dev is not None)}
+    columns = task_columns([*(record.scores for record in records), *(r.base_scores for r in bases.values())])
     rows = [(record.label, dict(record.scores)) for record in records]
+    rows += [(f"base: {name}", dict(r.base_scores)) for name, r in bases.items()]
     headers: dict[str, str] = {}
     if any(record.dev_best is not None for record in records):
         suites = {record.dev_suite for record in records if record.dev_best is not None}
         columns.append(DEV_COLUMN)
         headers[DEV_COLUMN] = f"{suites.pop()} (best)" if len(suites) == 1 else DEV_COLUMN
-        for (_, scores), record in zip(rows, records, strict=True):
+        for (_, scores), record in zip(rows, records, strict=False):
             if record.dev_best is not None:
                 scores[DEV_COLUMN] = record.dev_best
+        for (_, scores), r in zip(rows[len(records) :], bases.values(), strict=True):
+            if r.base_dev is not None:
+                scores[DEV_COLUMN] = r.base_dev
     table = markdown_table(rows, columns, headers=headers)
 
     files: list[Path] = []
@@ -233,7 +248,10 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
     plots: list[tuple[Path, str]] = []
     if dev_series:
         best = {record.label: record.dev_best_step for record in records if record.label in dev_series}
-        path = plot_metric_over_steps(dev_series, out / DEV_PLOT, title=f"{dev_name} over training", best=best)
+        references = {f"base: {name}": r.base_dev for name, r in bases.items() if r.base_dev is not None}
+        path = plot_metric_over_steps(
+            dev_series, out / DEV_PLOT, title=f"{dev_name} over training", best=best, references=references
+        )
         plots.append((path, f"{dev_name} over training steps"))
     if au:
         path = plot_alignment_uniformity(au, out / AU_PLOT)

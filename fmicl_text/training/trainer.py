@@ -123,14 +123,8 @@ def train(
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process owns the folder
         folder.start(recipe.to_dict(), fresh=resume is None)
     base = None
-    if final_tasks is not None and ec.score_base and int(os.environ.get("RANK", "0")) == 0:
-        from fmicl_text.evaluation.base_scores import base_test_scores
-
-        logger.info("scoring the untrained model on %s (once per base; cached)", ec.final_suite)
-        base = base_test_scores(
-            trainer.model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size,
-            name=recipe.model.name_or_path,
-        )  # fmt: skip
+    if ec.score_base and int(os.environ.get("RANK", "0")) == 0:
+        base = score_base(recipe, trainer, final_tasks)
     if resume_from is not None:
         trainer.load_extra_state(resume_from)
         logger.info("resuming from %s", resume_from)
@@ -179,6 +173,27 @@ def train(
     return finalize_run(
         recipe, trainer, data_report=report, base=base, final_tasks=final_tasks, started=start, resumed_from=resumed
     )
+
+
+def score_base(recipe: Recipe, trainer: Any, final_tasks: Any) -> dict[str, Any] | None:
+    """The untrained model's dev and test scores (each cached per weights digest): the run's reference."""
+    from fmicl_text.evaluation.base_scores import base_test_scores
+
+    ec, dev = recipe.eval, trainer.dev_evaluator
+    name = recipe.model.name_or_path
+    out: dict[str, Any] = {"model": name, "test": None, "dev": None}
+    if dev is None and final_tasks is None:
+        return None
+    logger.info("scoring the untrained model (once per base; cached)")
+    if dev is not None:
+        record = base_test_scores(trainer.model, dev.tasks, suite=ec.dev, text=ec.text, batch_size=ec.batch_size,
+                                  name=name)  # fmt: skip
+        out["dev"] = record["scores"]["avg"]
+    if final_tasks is not None:
+        out["test"] = base_test_scores(
+            trainer.model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size, name=name
+        )
+    return out
 
 
 @contextlib.contextmanager
@@ -363,8 +378,8 @@ def finalize_run(
     on ``final_tasks`` (loaded STS tasks), and write the output folder atomically (staging, then rename).
 
     ``data_report``: what the training data was (``load_training_data``'s report; by default the one
-    :func:`build_trainer` read, else the row count); ``base``: the untrained model's test record
-    (``evaluation.base_scores``), shown beside the run's; ``started``: the
+    :func:`build_trainer` read, else the row count); ``base``: the untrained model's scores
+    (:func:`score_base`), shown beside the run's; ``started``: the
     ``time.time()`` the run began (for its seconds); ``resumed_from``: the step it resumed from, if any.
     """
     import torch

@@ -185,3 +185,18 @@ def test_table_and_series_helpers():
     ]
     assert metric_series(log, "eval_sts_stsb_dev") == [(5, 2.0), (10, 3.0)]
     assert au_points(log) == [(5, 0.3, -2.0)]
+
+
+def test_the_base_model_is_a_reference_row_and_a_dashed_line(tmp_path):
+    """Runs that recorded their base model's scores: the base once in the table, and on the dev plot."""
+    runs = []
+    for name, offset in (("a", 70.0), ("b", 72.0)):
+        folder = make_run(tmp_path / name, full_scores(offset), [80.0, 82.0])
+        results = json.loads((folder / "eval_results.json").read_text())
+        results["base"] = {"model": "bert-base-uncased", "dev": 60.5, "test": {"scores": full_scores(50.0)}}
+        (folder / "eval_results.json").write_text(json.dumps(results))
+        runs.append(folder)
+    report = build_report(runs, tmp_path / "out")
+    base_rows = [line for line in report.table.splitlines() if line.startswith("| base: bert-base-uncased")]
+    assert len(base_rows) == 1 and "| 50.00 |" in base_rows[0] and base_rows[0].rstrip(" |").endswith("60.50")
+    assert (tmp_path / "out" / "stsb_dev.png").read_bytes().startswith(PNG_MAGIC)

@@ -65,7 +65,8 @@ def test_train_saves_a_loadable_model(request, encoder, tiny_data_home, tmp_path
     results = json.loads((out / "eval_results.json").read_text())
     assert set(results["test"]["scores"]) == {"sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr", "avg"}
     assert results["steps"] == 4 and results["loss"]["temperature"] == 0.05
-    assert set(results["base"]["scores"]) == set(results["test"]["scores"])
+    assert set(results["base"]["test"]["scores"]) == set(results["test"]["scores"])
+    assert results["base"]["dev"] is not None and f"(the base model: {results['base']['dev']:.2f})" in card
     # The saved model is the best checkpoint, minus the head: its scores match the ones reported.
     loaded = SentenceTransformer(str(out))
     # The usage snippet prints what the saved model really computes.
