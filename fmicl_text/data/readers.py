@@ -27,21 +27,26 @@ File formats (UTF-8; a ``.gz`` suffix is decompressed first, the suffix before i
 Cleaning: fields are stripped; a blank line, or a row with a blank field, is dropped and counted;
 exact duplicate rows are counted but kept (dropping them would change the corpus the user named);
 order is kept. Sentences are not truncated here: the tokenizer does it (``max_seq_length``).
+
+Hub datasets come through ``datasets.load_dataset`` and are cleaned on their Arrow table. Local files
+are read here, once, into the dataset: ``load_dataset("text"|"csv"|"json")`` would parse them too, but
+not with these checks of every line (TSV without quoting, a row of the wrong width, a JSON line that
+does not parse, each named by file and line); reading the 200k-line ``wiki`` file this way is no
+slower than ``load_dataset("text")`` plus the cleaning ``map``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fmicl_text.data.files import parse_json, read_text
 from fmicl_text.data.home import ENV_VAR, TRAIN_CORPORA, data_home
-from fmicl_text.data.tsv import read_text
 from fmicl_text.errors import FmiclError, did_you_mean
 
 if TYPE_CHECKING:
@@ -161,7 +166,7 @@ def load_training_data(
                         f"or go online (unset HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) to download it"
                     ),
                 ) from err
-            table, fmt = _read_hub(ds, source, columns), "hub"
+            return _hub_dataset(ds, source, columns, name, max_samples)
     elif path.is_dir():
         raise FmiclError(f"training data {spec!r} is a folder, not a file", where=str(path), fix=_spec_fix())
     elif (m := HUB_ID.match(spec)) and not _looks_like_file(spec):
@@ -178,7 +183,7 @@ def load_training_data(
                     f"or pass a local file; {did_you_mean(spec, TRAIN_CORPORA)}"
                 ),
             ) from err
-        table, fmt = _read_hub(ds, source, columns), "hub"
+        return _hub_dataset(ds, source, columns, None, max_samples)
     elif _looks_like_file(spec):
         raise FmiclError(f"training data file not found: {spec}", where=str(path.absolute()), fix=_spec_fix())
     else:
@@ -466,8 +471,8 @@ def _expand(cols: list[list[str]], unique: list[str], inputs: list[str]) -> list
 def _read_json(text: str, where: str, columns: dict[str, str] | None) -> _Table:
     records: Iterable[tuple[str, Any]]
     if text.lstrip().startswith("["):  # a .json holding one array of objects
-        items = _parse_json(
-            text, where, 0, "a .json file holds one array of objects [{...}, {...}], or one object a line"
+        items = parse_json(
+            text, where, 1, "a .json file holds one array of objects [{...}, {...}], or one object a line"
         )
         records = ((f"item {i + 1}", obj) for i, obj in enumerate(items))
         blank_lines = 0
@@ -535,31 +540,51 @@ def _add_row(cols: list[list[str]], vals: list[str]) -> bool:
 def _json_lines(lines: list[str], where: str) -> Iterable[tuple[str, Any]]:
     for i, line in enumerate(lines, 1):
         if line.strip():
-            yield f"line {i}", _parse_json(line, where, i - 1, "a .jsonl file has one complete JSON object per line")
+            yield f"line {i}", parse_json(line, where, i, "a .jsonl file has one complete JSON object per line")
 
 
-def _parse_json(text: str, where: str, first_line: int, fix: str) -> Any:
-    """``json.loads`` whose error names the file's line (``text`` starts after ``first_line`` lines)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        line = first_line + err.lineno
-        raise FmiclError(
-            f"invalid JSON on line {line}: {err.msg} (column {err.colno})", where=f"{where}, line {line}", fix=fix
-        ) from err
+def _hub_dataset(ds: Any, source: str, columns: dict[str, str] | None, name: str | None, max_samples: int | None):
+    """A loaded Hub dataset, with the same column detection and cleaning as a file, done on its Arrow
+    table (no round trip through Python lists): strip, drop rows with a blank or null field, count."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-
-def _read_hub(ds: Any, source: str, columns: dict[str, str] | None) -> _Table:
-    """A loaded Hub dataset, with the same column detection and cleaning as a file."""
     where = f"Hub dataset {source}"
     mode, inputs = _choose_columns(list(ds.column_names), columns, where)
     unique = list(dict.fromkeys(inputs))
-    data = ds.select_columns(unique).to_dict()
-    cols: list[list[str]] = [[] for _ in unique]
-    blank = 0
-    for i, row in enumerate(zip(*(data[c] for c in unique), strict=True)):
-        vals = [_text(v, key, f"{where}, row {i + 1}") for key, v in zip(unique, row, strict=True)]
-        blank += not _add_row(cols, vals)
-    if not cols[0]:
+    table = ds.select_columns(unique).with_format("arrow")[:]  # honours any indices mapping (a slice, a select)
+    for key in unique:
+        kind = table.schema.field(key).type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)):
+            raise FmiclError(
+                f"column {key!r} holds {kind}, not text", where=where, fix="map text columns with --columns"
+            )
+    stripped = {key: pc.utf8_trim_whitespace(table.column(key).cast(pa.string())) for key in unique}
+    keep = None
+    for column in stripped.values():
+        usable = pc.and_(pc.is_valid(column), pc.greater(pc.utf8_length(column), 0)).fill_null(False)
+        keep = usable if keep is None else pc.and_(keep, usable)
+    clean = pa.table(stripped).filter(keep)
+    if not clean.num_rows:
         raise FmiclError("no usable rows in the Hub dataset (empty, or every row has a blank field)", where=where)
-    return _Table(mode, inputs, _expand(cols, unique, inputs), blank)
+    total = clean.num_rows
+    if max_samples:
+        clean = clean.slice(0, max_samples)
+    distinct = clean.group_by(unique).aggregate([]).num_rows
+    out = ["anchor", "positive"] if mode == "unsupervised" else list(ROLES[: len(inputs)])
+    sources = [inputs[0], inputs[0]] if mode == "unsupervised" else inputs
+    result = pa.table({role: clean.column(key) for role, key in zip(out, sources, strict=True)})
+    report = DataReport(
+        source=source,
+        format="hub",
+        rows=clean.num_rows,
+        blank_dropped=table.num_rows - total,
+        duplicates=clean.num_rows - distinct,
+        columns=out,
+        mode=mode,
+        input_columns=list(inputs),
+        rows_before_limit=total,
+        name=name,
+    )
+    return datasets.Dataset(result), report

@@ -50,7 +50,7 @@ from mteb.abstasks import (
     AbsTaskSTS,
 )
 
-from fmicl_text.data.tsv import read_text, read_tsv
+from fmicl_text.data.files import read_jsonl, read_tsv
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.evaluation.sts import read_sts_tsv
 
@@ -73,7 +73,6 @@ TASK_JSON_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_LANGS = ["eng-Latn"]
-JSONL_FIX = 'a .jsonl file has one JSON object a line, e.g. {"_id": "d1", "text": "..."}'
 
 
 @dataclass(frozen=True)
@@ -230,33 +229,6 @@ def _require_file(spec: LocalTaskSpec, relative: str) -> Path:
     if not path.is_file():
         raise FmiclError(f"{relative} not found", where=str(path), fix=f"a {spec.kind} task folder needs {relative}")
     return path
-
-
-def read_jsonl(path: Path, required: dict[str, type | tuple[type, ...]]) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; each object must have the ``required`` keys and types."""
-    out = []
-    for line_no, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{line_no}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FmiclError(f"line {line_no} is not valid JSON ({exc.msg})", where=where, fix=JSONL_FIX) from None
-        if not isinstance(obj, dict):
-            raise FmiclError(f"line {line_no} is not a JSON object", where=where, fix=JSONL_FIX)
-        for key, kind in required.items():
-            if key not in obj:
-                raise FmiclError(
-                    f"line {line_no} lacks the key {key!r}", where=where, fix=f"each line needs {', '.join(required)}"
-                )
-            if not isinstance(obj[key], kind) or isinstance(obj[key], bool):
-                names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-                raise FmiclError(f"line {line_no}: {key!r} must be a {names}, got {obj[key]!r}", where=where)
-        out.append((line_no, obj))
-    if not out:
-        raise FmiclError("file has no JSON lines", where=str(path), fix=JSONL_FIX)
-    return out
 
 
 def _label(value: str, where: str, line_no: int) -> str:

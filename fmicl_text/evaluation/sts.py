@@ -26,8 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import spearmanr
 
+from fmicl_text.data.files import read_tsv
 from fmicl_text.data.home import STS_SCORE_RANGES, TEXT_VERSIONS, sts_path
-from fmicl_text.data.tsv import read_tsv
 from fmicl_text.errors import FmiclError, did_you_mean
 
 logger = logging.getLogger(__name__)

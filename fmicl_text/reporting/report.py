@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fmicl_text.data.tsv import read_text
+from fmicl_text.data.files import read_text
 from fmicl_text.errors import FmiclError
 from fmicl_text.layout import LOG_FILE, RESULTS_FILE
 from fmicl_text.reporting.plots import au_points, metric_series, plot_alignment_uniformity, plot_metric_over_steps

@@ -352,6 +352,21 @@ def test_not_a_file_name_or_hub_id():
     assert "not a file, a known corpus name or a Hub id" in message
 
 
+def test_hub_data_is_cleaned_on_its_arrow_table(monkeypatch):
+    """A Hub dataset is cleaned without a round trip through Python lists: a selection's indices are
+    honoured, duplicates counted, a column that is not text is an error naming it."""
+    import datasets
+
+    rows = {"sent0": ["a", " b ", "a", "c", None], "sent1": ["x", "y", "x", "z", "w"], "n": [1, 2, 3, 4, 5]}
+    hub = datasets.Dataset.from_dict(rows).select([4, 0, 1, 2])  # an indices mapping over the table
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: hub)
+    monkeypatch.setattr(datasets.Dataset, "to_dict", lambda *a, **k: pytest.fail("round trip through Python"))
+    ds, report = load_training_data("someone/pairs")
+    assert as_rows(ds) == [("a", "x"), ("b", "y"), ("a", "x")]
+    assert (report.blank_dropped, report.duplicates, report.mode) == (1, 1, "pairs")
+    assert "holds int64, not text" in load_error("someone/pairs", columns={"anchor": "n"})
+
+
 def test_hub_fallback_calls_load_dataset_and_detects_columns(tmp_path, monkeypatch):
     import datasets
 

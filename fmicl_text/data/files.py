@@ -1,8 +1,9 @@
-"""Headed, TAB-separated, unquoted UTF-8 files: the one reader behind every TSV input.
+"""The text-file readers behind every input: any text file, headed TSV, and JSON lines.
 
-Sentences may begin with a ``"``, so there is no quoting; a bad file fails at the door with its
-name and line number (missing columns, a row of the wrong width, bytes that are not UTF-8, a binary
-file, a broken gzip).
+TSV files are headed, TAB-separated, unquoted UTF-8 (sentences may begin with a ``"``, so there is
+no quoting). A bad file fails at the door with its name and line number (missing columns or keys, a
+row of the wrong width, a line that is not JSON, bytes that are not UTF-8, a binary file, a broken
+gzip).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import zlib
 from pathlib import Path
+from typing import Any
 
 from fmicl_text.errors import FmiclError
 
@@ -113,4 +116,46 @@ def read_tsv(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = (
         raise FmiclError(
             "file has a header but no data rows", where=str(path), fix="add TAB-separated rows under the header"
         )
+    return out
+
+
+JSONL_FIX = 'a .jsonl file has one JSON object a line, e.g. {"_id": "d1", "text": "..."}'
+
+
+def parse_json(text: str, where: str, first_line: int = 1, fix: str = JSONL_FIX) -> Any:
+    """``json.loads(text)``, where ``text`` starts on line ``first_line`` of the file ``where``: an error names
+    the file's line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = first_line + exc.lineno - 1
+        raise FmiclError(
+            f"invalid JSON on line {line}: {exc.msg} (column {exc.colno})", where=f"{where}, line {line}", fix=fix
+        ) from None
+
+
+def read_jsonl(path: Path, required: dict[str, type | tuple[type, ...]]) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; each object must have the ``required`` keys and types."""
+    out = []
+    for line_no, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FmiclError(f"line {line_no} is not valid JSON ({exc.msg})", where=where, fix=JSONL_FIX) from None
+        if not isinstance(obj, dict):
+            raise FmiclError(f"line {line_no} is not a JSON object", where=where, fix=JSONL_FIX)
+        for key, kind in required.items():
+            if key not in obj:
+                raise FmiclError(
+                    f"line {line_no} lacks the key {key!r}", where=where, fix=f"each line needs {', '.join(required)}"
+                )
+            if not isinstance(obj[key], kind) or isinstance(obj[key], bool):
+                names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+                raise FmiclError(f"line {line_no}: {key!r} must be a {names}, got {obj[key]!r}", where=where)
+        out.append((line_no, obj))
+    if not out:
+        raise FmiclError("file has no JSON lines", where=str(path), fix=JSONL_FIX)
     return out
