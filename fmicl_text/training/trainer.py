@@ -374,8 +374,9 @@ def finalize_run(
     started: float | None = None,
     resumed_from: int | None = None,
 ) -> TrainResult:
-    """Finish a trained :func:`build_trainer` run: strip train-only modules, score the kept model on dev and
-    on ``final_tasks`` (loaded STS tasks), and write the output folder atomically (staging, then rename).
+    """Finish a trained :func:`build_trainer` run: strip train-only modules, score the kept model on
+    ``final_tasks`` (loaded STS tasks; its dev score is the one the trainer kept it for), and write the
+    output folder atomically (staging, then rename).
 
     ``data_report``: what the training data was (``load_training_data``'s report; by default the one
     :func:`build_trainer` read, else the row count); ``base``: the untrained model's scores
