@@ -151,6 +151,12 @@ class TrainingConfig:
     batch_sampler: str = option(
         "random", help="random (SimCSE) or no_duplicates (no repeated text inside a batch: no false negatives)"
     )
+    cache_batch_size: int | None = option(
+        None,
+        flag="--cache-batch-size",
+        help="GradCache: embed the batch this many rows at a time (the memory of a small batch, the negatives "
+        "of the whole one); null: one pass",
+    )
     dataloader_workers: int = option(0, help="data loader worker processes (0: collate in the main process)")
     overwrite: bool = option(
         False,
@@ -265,6 +271,8 @@ def validate(recipe: Recipe) -> Recipe:
     _require(e.eval_steps >= 1, "eval.eval_steps", ">= 1", e.eval_steps)
     _require(e.batch_size >= 1, "eval.batch_size", ">= 1", e.batch_size)
     _require(e.i_nce_batches >= 1, "eval.i_nce_batches", ">= 1", e.i_nce_batches)
+    _require(t.cache_batch_size is None or t.cache_batch_size >= 1, "training.cache_batch_size", ">= 1 (or null)",
+             t.cache_batch_size)  # fmt: skip
     if d.columns is not None:
         from fmicl_text.data.readers import check_column_mapping
 
@@ -273,6 +281,8 @@ def validate(recipe: Recipe) -> Recipe:
     _require(m.weight >= 0, "mlm.weight", ">= 0 (0: no MLM term)", m.weight)
     _require(0 < m.probability < 1, "mlm.probability", "in (0, 1)", m.probability)
     _require(m.contrastive_weight >= 0, "mlm.contrastive_weight", ">= 0", m.contrastive_weight)
+    if m.weight > 0 and t.cache_batch_size is not None:
+        raise FmiclError("training.cache_batch_size (GradCache) does not take the MLM term", fix="drop one of the two")
     if m.weight == 0 and (m.contrastive_weight == 0 or m.save_head):
         raise FmiclError(
             "mlm.contrastive_weight 0 and mlm.save_head need the MLM term", fix="set mlm.weight > 0 (e.g. 1.0)"

@@ -289,6 +289,10 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
         m = recipe.mlm
         loss = MLMObjective(loss, model, head, m.weight, m.probability, m.contrastive_weight, seed=tc.seed)
 
+    if tc.cache_batch_size is not None:
+        from fmicl_text.losses.cached import CachedLoss
+
+        loss = CachedLoss(loss, mini_batch_size=tc.cache_batch_size)
     eval_steps = ec.eval_steps
     if tc.max_steps > 0:
         eval_steps = min(eval_steps, tc.max_steps)

@@ -31,6 +31,9 @@ CASES = [
     ("dhel", {"positive_energy": True}),
     ("kcl", {"kernel": "gaussian"}),
     ("kcl", {"kernel": "imq"}),
+    # GradCache (CachedLoss) under DDP with gathering: mini-batches of 3 of each rank's 4 rows.
+    ("infonce", {"_cached": 3}),
+    ("au", {"_cached": 3}),
 ]
 N_PER_RANK, IN_DIM, DIM = 4, 8, 6
 
@@ -40,17 +43,36 @@ def encoder() -> nn.Module:
     return nn.Sequential(nn.Linear(IN_DIM, 16), nn.Tanh(), nn.Linear(16, DIM)).double()
 
 
+class FeatureEncoder(nn.Module):
+    """The encoder behind the sentence-transformers interface a cached loss calls: features -> embeddings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = encoder()
+
+    def forward(self, features: dict) -> dict:
+        return {"sentence_embedding": self.net(features["x"])}
+
+
 def run_case(name: str, params: dict, rank: int, world: int) -> dict:
     params = dict(params)
     with_negatives = params.pop("_negatives", False)
+    cached = params.pop("_cached", None)
     g = torch.Generator().manual_seed(123)
     columns = 3 if with_negatives else 2
     inputs = [torch.randn(N_PER_RANK * world, IN_DIM, generator=g, dtype=torch.float64) for _ in range(columns)]
     local = [x[rank * N_PER_RANK : (rank + 1) * N_PER_RANK] for x in inputs]
 
-    model = DistributedDataParallel(encoder())
-    loss_fn = build(name, nn.Identity(), gather_across_devices=True, **params)
-    parts = loss_fn.compute_loss_from_embeddings([model(x) for x in local])
+    if cached:
+        from fmicl_text.losses.cached import CachedLoss
+
+        model = DistributedDataParallel(FeatureEncoder())
+        loss_fn = CachedLoss(build(name, model, gather_across_devices=True, **params), mini_batch_size=cached)
+        parts = loss_fn([{"x": x} for x in local])
+    else:
+        model = DistributedDataParallel(encoder())
+        loss_fn = build(name, nn.Identity(), gather_across_devices=True, **params)
+        parts = loss_fn.compute_loss_from_embeddings([model(x) for x in local])
     total = sum(parts.values())
     total.backward()
     grads = torch.cat([p.grad.flatten() for p in model.parameters()])
@@ -68,7 +90,7 @@ def run_case(name: str, params: dict, rank: int, world: int) -> dict:
     ref_grads = torch.cat([p.grad.flatten() for p in reference_model.parameters()])
     ref_values = torch.tensor([ref_total.item(), *(p.item() for p in ref_parts.values())], dtype=torch.float64)
     return {
-        "case": f"{name} {params}",
+        "case": f"{name} {params}" + (f" cached {cached}" if cached else ""),
         "value_diff": max(float((v - ref_values).abs().max()) for v in all_values),
         "grad_diff": float((grads - ref_grads).abs().max()),
         "grad_norm": float(ref_grads.norm()),

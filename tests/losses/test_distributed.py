@@ -27,7 +27,7 @@ def test_gathered_losses_match_single_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(out.read_text())
     assert report["world_size"] == 2
-    assert len(report["results"]) == 12
+    assert len(report["results"]) == 14 and sum("cached" in row["case"] for row in report["results"]) == 2
     for row in report["results"]:
         assert row["grad_norm"] > 1e-6, row  # the comparison is not vacuous
         assert row["value_diff"] < 1e-10, row
