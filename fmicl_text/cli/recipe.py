@@ -110,7 +110,7 @@ def _parse_value(text: str) -> Any:
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The recipe and the flags that override it (``train`` and ``views sweep``)."""
     parser.add_argument("recipe", nargs="?", help="YAML recipe (flags override it)")
-    sections: dict[str, argparse._ArgumentGroup] = {}
+    sections: dict[str, Any] = {}  # argument groups by title
 
     def add(group: str, flag: str, spec: Flag) -> None:
         if group not in sections:
