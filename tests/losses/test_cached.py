@@ -32,7 +32,7 @@ def _grads(model) -> dict[str, torch.Tensor]:
 def _run(loss, features) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     parts = loss(features, None)
     sum(parts.values()).backward()
-    return {k: float(v) for k, v in parts.items()}, _grads(loss.model)
+    return {k: float(v.detach()) for k, v in parts.items()}, _grads(loss.model)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
