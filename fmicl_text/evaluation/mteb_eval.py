@@ -194,11 +194,9 @@ def _weights_revision(model: Any) -> str:
         commit = getattr(getattr(module, "config", None), "_commit_hash", None)
         if isinstance(commit, str) and commit:
             return commit
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode() + str(tuple(tensor.shape)).encode() + str(tensor.dtype).encode())
-        digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    return "weights-" + digest.hexdigest()[:16]
+    from fmicl_text.modeling.identity import weights_digest
+
+    return weights_digest(model)
 
 
 def model_identity(name_or_path: str, resolved: str, model: Any | None = None) -> tuple[str, str]:
