@@ -28,8 +28,9 @@ def cache_dir() -> Path:
     return Path(root) / "base-scores"
 
 
-def base_test_scores(model: Any, tasks: Any, *, suite: str, text: str, batch_size: int, name: str) -> dict[str, Any]:
-    """``score_tasks(model, tasks).to_json(name)`` of the untrained model, from the cache when it has it."""
+def base_model_scores(model: Any, tasks: Any, *, suite: str, text: str, batch_size: int, name: str) -> dict[str, Any]:
+    """``score_tasks(model, tasks).to_json(name)`` of the untrained model (any suite: dev or test), from the cache
+    when it has it."""
     from fmicl_text.modeling.identity import weights_digest
 
     key = f"{weights_digest(model)}-{suite}-{text}"

@@ -177,7 +177,7 @@ def train(
 
 def score_base(recipe: Recipe, trainer: Any, final_tasks: Any) -> dict[str, Any] | None:
     """The untrained model's dev and test scores (each cached per weights digest): the run's reference."""
-    from fmicl_text.evaluation.base_scores import base_test_scores
+    from fmicl_text.evaluation.base_scores import base_model_scores
 
     ec, dev = recipe.eval, trainer.dev_evaluator
     name = recipe.model.name_or_path
@@ -186,11 +186,11 @@ def score_base(recipe: Recipe, trainer: Any, final_tasks: Any) -> dict[str, Any]
         return None
     logger.info("scoring the untrained model (once per base; cached)")
     if dev is not None:
-        record = base_test_scores(trainer.model, dev.tasks, suite=ec.dev, text=ec.text, batch_size=ec.batch_size,
+        record = base_model_scores(trainer.model, dev.tasks, suite=ec.dev, text=ec.text, batch_size=ec.batch_size,
                                   name=name)  # fmt: skip
         out["dev"] = record["scores"]["avg"]
     if final_tasks is not None:
-        out["test"] = base_test_scores(
+        out["test"] = base_model_scores(
             trainer.model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size, name=name
         )
     return out
