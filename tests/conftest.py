@@ -57,6 +57,7 @@ def minilm_path() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory, minilm_path) -> str:
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     path = tmp_path_factory.mktemp("tiny-bert")
@@ -68,13 +69,16 @@ def tiny_bert(tmp_path_factory, minilm_path) -> str:
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    BertModel(config, add_pooling_layer=False).save_pretrained(path)
+    with torch.random.fork_rng():  # the same weights in every run: a failure reproduces
+        torch.manual_seed(0)
+        BertModel(config, add_pooling_layer=False).save_pretrained(path)
     AutoTokenizer.from_pretrained(minilm_path).save_pretrained(path)
     return str(path)
 
 
 @pytest.fixture(scope="session")
 def tiny_roberta(tmp_path_factory) -> str:
+    import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import RobertaConfig, RobertaModel, RobertaTokenizerFast
 
@@ -96,7 +100,9 @@ def tiny_roberta(tmp_path_factory) -> str:
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    RobertaModel(config, add_pooling_layer=False).save_pretrained(path)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        RobertaModel(config, add_pooling_layer=False).save_pretrained(path)
     return str(path)
 
 

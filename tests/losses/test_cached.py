@@ -29,6 +29,16 @@ def _grads(model) -> dict[str, torch.Tensor]:
     return out
 
 
+def _assert_grads_close(actual: dict, expected: dict) -> None:
+    """Each gradient to 1e-4 relative, and to 1e-5 of its tensor's largest entry in absolute terms: an entry
+    summed over many tokens (token-type embeddings, biases) cancels to near zero, where float32 rounding in a
+    different summation order (measured: up to 6e-7 of the tensor's scale) would fail a fixed ``atol``."""
+    assert expected.keys() == actual.keys() and expected
+    for key, grad in expected.items():
+        atol = 1e-5 * float(grad.abs().max()) + 1e-9
+        torch.testing.assert_close(actual[key], grad, rtol=1e-4, atol=atol, msg=key)
+
+
 def _run(loss, features) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     parts = loss(features, None)
     sum(parts.values()).backward()
@@ -43,9 +53,7 @@ def test_cached_equals_the_loss_for_every_loss(name, tiny_bert):
     cached_parts, cached_grads = _run(CachedLoss(build(name, model), mini_batch_size=3), features)
     assert cached_parts.keys() == plain_parts.keys()
     assert cached_parts == pytest.approx(plain_parts, rel=1e-5, abs=1e-6)
-    assert plain_grads.keys() == cached_grads.keys() and plain_grads
-    for key, grad in plain_grads.items():
-        torch.testing.assert_close(cached_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
+    _assert_grads_close(cached_grads, plain_grads)
 
 
 def test_dropout_is_replayed_in_the_second_pass(tiny_bert):
@@ -63,8 +71,7 @@ def test_dropout_is_replayed_in_the_second_pass(tiny_bert):
     torch.manual_seed(123)
     cached_parts, cached_grads = _run(CachedLoss(loss, mini_batch_size=3), columns)
     assert cached_parts == pytest.approx({k: float(v.detach()) for k, v in parts.items()}, rel=1e-5)
-    for key, grad in expected.items():
-        torch.testing.assert_close(cached_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
+    _assert_grads_close(cached_grads, expected)
 
 
 def test_views_masks_survive_the_mini_batches(tiny_bert):
@@ -81,8 +88,7 @@ def test_views_masks_survive_the_mini_batches(tiny_bert):
     plain_parts, plain_grads = _run(build("infonce", model), features)
     cached_parts, cached_grads = _run(CachedLoss(build("infonce", model), mini_batch_size=2), features)
     assert cached_parts == pytest.approx(plain_parts, rel=1e-5, abs=1e-6)
-    for key, grad in plain_grads.items():
-        torch.testing.assert_close(cached_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
+    _assert_grads_close(cached_grads, plain_grads)
 
 
 def test_cached_loss_reports_the_wrapped_loss_and_rejects_bad_sizes(tiny_bert):
