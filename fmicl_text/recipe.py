@@ -158,6 +158,17 @@ class TrainingConfig:
         "of the whole one); null: one pass",
     )
     dataloader_workers: int = option(0, help="data loader worker processes (0: collate in the main process)")
+    report_to: str = option(
+        "none",
+        flag="--report-to",
+        help="experiment trackers, comma-separated, through transformers' integrations (tensorboard, wandb, mlflow, "
+        "trackio, ...; each needs its package); none: off",
+    )
+    keep_freed_memory: bool = option(
+        True,
+        help="glibc only: reuse freed host memory instead of returning it to the OS each step (faster CPU "
+        "steps, the same peak memory; the process keeps its peak)",
+    )
     overwrite: bool = option(
         False,
         flag="--overwrite",

@@ -56,7 +56,11 @@ class ContrastiveLoss(nn.Module):
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None = None) -> dict:
         from sentence_transformers.base.losses.merged_forward import embed_columns
 
-        return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
+        # One forward for every column: they are sentences of one kind (two views of a sentence, or NLI
+        # premise / hypothesis / negative), so merging pads little, and SimCSE runs both views in one
+        # pass too. sentence-transformers' default keeps the anchor apart (a query is not a document).
+        embeddings = embed_columns(self.model, sentence_features, separate_first=False)
+        return self.compute_loss_from_embeddings(embeddings, labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None = None) -> dict:
         name = type(self).__name__

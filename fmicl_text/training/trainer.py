@@ -68,6 +68,7 @@ def train(
     """
     start = time.time()
     validate(recipe)
+    report_to(recipe.training.report_to)  # a tracker that cannot run fails before anything loads
     tc, ec = recipe.training, recipe.eval
     out = Path(tc.output_dir)
     folder = RunFolder(out)
@@ -215,6 +216,28 @@ def quiet_library_bars():
             hub.enable_progress_bars()
 
 
+def report_to(spec: str) -> list[str] | str:
+    """``training.report_to`` as transformers takes it, each tracker checked: known, and its package installed."""
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if names in ([], ["none"]):
+        return "none"
+    from transformers.integrations import get_available_reporting_integrations
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise FmiclError(
+                f"unknown training.report_to tracker {name!r}",
+                fix=did_you_mean(name, sorted(INTEGRATION_TO_CALLBACK)) + "; or none",
+            )
+        if name not in get_available_reporting_integrations():
+            raise FmiclError(
+                f"training.report_to {name!r}: its package is not installed",
+                fix=f"install it (tensorboard: pip install 'fmicl-text[tracking]'), or drop {name!r}",
+            )
+    return names
+
+
 def check_loss(recipe: Recipe) -> Any:
     """The recipe's loss on a placeholder model: unknown names and bad parameters fail before an encoder loads."""
     import torch
@@ -228,10 +251,11 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
     """The model, loss, evaluators, collator and ``FmiclTrainer`` (a ``SentenceTransformerTrainer``) of a recipe.
 
     ``dataset``: the training rows (anchor, positive[, negative]); by default the recipe's data, read and
-    cleaned. The views are the trainer's data collator (``trainer.data_collator``). The trainer also carries
-    ``dev_evaluator`` (None without ``eval.dev``), ``nonfinite_guard`` and ``stop_on_signal`` (the
-    callbacks :func:`finalize_run` and :func:`train` read), and ``data_report`` (None for a given
-    ``dataset``). The heavy imports happen here.
+    cleaned. With ``training.keep_freed_memory`` (the default) it sets glibc's allocator for training,
+    process-wide (:mod:`fmicl_text.training.allocator`). The views are the trainer's data collator
+    (``trainer.data_collator``). The trainer also carries ``dev_evaluator`` (None without ``eval.dev``),
+    ``nonfinite_guard`` and ``stop_on_signal`` (the callbacks :func:`finalize_run` and :func:`train` read),
+    and ``data_report`` (None for a given ``dataset``). The heavy imports happen here.
     """
     import torch
     import transformers
@@ -246,6 +270,10 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
     from fmicl_text.views.collator import ViewsDataCollator
 
     tc, ec = recipe.training, recipe.eval
+    if tc.keep_freed_memory:
+        from fmicl_text.training.allocator import keep_freed_memory
+
+        keep_freed_memory()
     data_report = None
     if dataset is None:
         from fmicl_text.data import load_training_data
@@ -322,7 +350,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
         dataloader_pin_memory=torch.cuda.is_available(),
         # Without it, transformers runs torchrun-launched CPU processes as independent runs, not DDP.
         use_cpu=not torch.cuda.is_available(),
-        report_to="none",
+        report_to=report_to(tc.report_to),
         disable_tqdm=True,  # RunProgress prints the run (one bar in a terminal, plain lines otherwise)
         **precision_flags(tc.precision),
     )

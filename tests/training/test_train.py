@@ -113,6 +113,32 @@ def test_build_trainer_and_finalize_run_are_the_two_halves_of_train(tiny_bert, t
     assert moved, "training did not change the saved weights"
 
 
+@pytest.mark.slow
+def test_report_to_tensorboard_writes_the_training_loss(tiny_bert, tiny_data_home, tmp_path):
+    """``--report-to tensorboard``: transformers' own callback writes the logged loss, one scalar per log row."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    recipe = _recipe(tiny_bert, tiny_data_home, out, **{
+        "training.report_to": "tensorboard", "eval.dev": None, "eval.final_suite": None,
+    })  # fmt: skip
+    train(recipe)
+    runs = [p.parent for p in (out / "checkpoints").rglob("events.out.tfevents.*")]
+    assert runs, "no TensorBoard event file"
+    events = EventAccumulator(str(runs[0]))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("train/loss")]
+    log = json.loads((out / "training_log.json").read_text())
+    assert losses == pytest.approx([row["loss"] for row in log if "loss" in row], rel=1e-6)
+
+
+def test_report_to_checks_each_tracker_before_anything_loads(tmp_path):
+    for spec, message in (("tensorbord", "did you mean 'tensorboard'"), ("comet_ml", "not installed")):
+        recipe = apply_overrides(Recipe(), {"training.report_to": spec, "model.name_or_path": str(tmp_path / "none")})
+        with pytest.raises(FmiclError, match=message):
+            train(recipe)  # the model path does not exist: the tracker was checked first
+
+
 def test_refuses_non_empty_output_and_small_batches(tiny_bert, tiny_data_home, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -201,6 +227,44 @@ def test_torchrun_two_processes_gather_and_write_once(tiny_bert, tiny_data_home,
     assert results["world_size"] == 2 and results["steps"] == 2
     assert results["loss"]["gather_across_devices"] is True
     assert proc.stdout.count("saved to") == 1
+
+
+@pytest.mark.slow
+def test_two_processes_follow_the_loss_curve_of_one_on_the_global_batch(tiny_bert, tiny_data_home, tmp_path):
+    """2 processes x batch 4 with gathering = 1 process x batch 8: the same rows each step (process i takes
+    every i-th batch of the one sampler), the same loss and gradients, so the same curve. Dropout off, so
+    the only randomness is the data order; AU's uniformity term is not a mean over rows, so a loss that
+    forgot the other process's rows would differ."""
+    import os
+    import subprocess
+    import sys
+
+    def run(processes: int, batch: int) -> list[float]:
+        out = tmp_path / f"p{processes}"
+        recipe = _recipe(tiny_bert, tiny_data_home, out, **{
+            "loss.name": "au", "loss.gather_across_devices": True, "model.dropout": 0.0, "training.max_steps": 4,
+            "training.batch_size": batch, "eval.dev": None, "eval.final_suite": None,
+        })  # fmt: skip
+        recipe.save(tmp_path / f"p{processes}.yaml")
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+        cmd = [
+            *(launcher if processes > 1 else [sys.executable]),
+            "-m",
+            "fmicl_text",
+            "train",
+            str(tmp_path / f"p{processes}.yaml"),
+        ]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert json.loads((out / "eval_results.json").read_text())["world_size"] == processes
+        log = json.loads((out / "training_log.json").read_text())
+        return [row["loss"] for row in log if "loss" in row]
+
+    one, two = run(1, 8), run(2, 4)
+    assert len(one) == len(two) == 4
+    assert two == pytest.approx(one, rel=1e-4, abs=1e-6)
+    assert one[0] != pytest.approx(one[-1], rel=1e-3)  # the weights moved: a curve, not one value repeated
 
 
 @pytest.mark.slow
