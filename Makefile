@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test test-fast lint eval-base bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,14 @@ quickstart: setup
 # The base model's SentEval-7 scores, for comparison with the quickstart's.
 eval-base: setup
 	$(BIN)/fmicl-text eval sts sentence-transformers/all-MiniLM-L6-v2 --output eval/results/all-MiniLM-L6-v2.senteval7.json
+
+# A training step: fmicl-text vs sentence-transformers' trainer vs a hand loop, interleaved -> eval/bench/ (~25 min),
+# then GradCache's cost (~10 min) and its memory at batch 1024 beside an uncached 128 (~5 min).
+bench-train: setup
+	$(BIN)/python eval/bench_train.py --steps 10 --warmup 3 --reps 3
+	$(BIN)/python eval/bench_train.py --batch 256 --cache-batch-size 64 --arms A A+cache B+cache --reps 2 --steps 6 --warmup 2
+	$(BIN)/python eval/bench_train.py --batch 128 --arms A --reps 1 --steps 4 --warmup 2
+	$(BIN)/python eval/bench_train.py --batch 1024 --cache-batch-size 64 --arms A+cache --reps 1 --steps 2 --warmup 1
 
 # Every loss 200 steps on MiniLM + the parameter sweeps -> eval/losses.md (~5 min a setting; resumes).
 bench-losses: setup

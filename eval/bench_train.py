@@ -2,9 +2,10 @@
 
 Arms (same model, data, batch, length, threads, seed; evaluation and the final suite off):
 
-- **A** fmicl-text: ``build_trainer`` on a recipe (its loss, views, cache batch size), ``trainer.train()``.
+- **A** fmicl-text: ``build_trainer`` on a recipe (its loss and views), ``trainer.train()``.
+- **A+cache** the same with GradCache (``training.cache_batch_size`` = ``--cache-batch-size``).
 - **B** sentence-transformers' ``SentenceTransformerTrainer`` with ``MultipleNegativesRankingLoss``
-  (scale 20 = temperature 0.05; ``CachedMultipleNegativesRankingLoss`` when A caches).
+  (scale 20 = temperature 0.05); **B+cache** with ``CachedMultipleNegativesRankingLoss``.
 - **C** the minimal hand loop: ``AutoModel``, mean pooling, InfoNCE on one forward of both views,
   fused AdamW. No scheduler, logging or checkpointing: the limit to approach.
 
@@ -15,7 +16,7 @@ repetition (the arms of one repetition ran side by side in time), then their med
 
     python eval/bench_train.py                                 # MiniLM, batch 64 and 256 -> eval/bench/
     python eval/bench_train.py --model bert-base-random --batch 64 --steps 6
-    python eval/bench_train.py --batch 1024 --cache-batch-size 64 --arms A B
+    python eval/bench_train.py --batch 256 --cache-batch-size 64 --arms A A+cache B+cache  # GradCache's cost
 
 ``--model``: a name or folder, or ``bert-base-random`` / ``config:FILE.json`` for random weights at a
 config's shape (timing only; all-MiniLM-L6-v2's tokenizer). Results: ``eval/bench/<tag>.json`` and
@@ -25,9 +26,13 @@ the markdown table ``eval/bench/<tag>.md``; ``eval/bench/README.md`` lists the r
 from __future__ import annotations
 
 import argparse
+import cProfile
+import functools
+import io
 import json
 import os
 import platform
+import pstats
 import resource
 import statistics
 import subprocess
@@ -39,7 +44,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "bench"
-ARMS = {"A": "fmicl-text trainer", "B": "sentence-transformers trainer + MNRL", "C": "hand loop"}
+ARMS = {
+    "A": "fmicl-text trainer",
+    "A+cache": "fmicl-text trainer, GradCache",
+    "B": "sentence-transformers trainer + MNRL",
+    "B+cache": "sentence-transformers trainer + cached MNRL",
+    "C": "hand loop",
+}
 TEMPERATURE = 0.05  # SimCSE's; MNRL's scale 20
 LEARNING_RATE = 3e-5
 SEED = 42
@@ -106,7 +117,7 @@ def _sentences(config: dict) -> list[str]:
     return list(dataset["anchor"])
 
 
-def run_a(config: dict, clock: StepClock, work: Path) -> None:
+def run_a(config: dict, clock: StepClock, work: Path, cached: bool = False) -> None:
     from fmicl_text.recipe import Recipe, apply_overrides
     from fmicl_text.training import build_trainer
 
@@ -122,7 +133,7 @@ def run_a(config: dict, clock: StepClock, work: Path) -> None:
         "training.learning_rate": LEARNING_RATE,
         "training.seed": SEED,
         "training.precision": config["precision"],
-        "training.cache_batch_size": config["cache_batch_size"],
+        "training.cache_batch_size": config["cache_batch_size"] if cached else None,
         "training.logging_steps": 10,
         "eval.dev": None,
         "eval.final_suite": None,
@@ -143,7 +154,7 @@ def run_a(config: dict, clock: StepClock, work: Path) -> None:
     trainer.train()
 
 
-def run_b(config: dict, clock: StepClock, work: Path) -> None:
+def run_b(config: dict, clock: StepClock, work: Path, cached: bool = False) -> None:
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, losses
@@ -153,7 +164,7 @@ def run_b(config: dict, clock: StepClock, work: Path) -> None:
     model = SentenceTransformer(config["path"], device=config["device"])
     model.max_seq_length = config["length"]
     scale = 1 / TEMPERATURE
-    if config["cache_batch_size"]:
+    if cached:
         loss = losses.CachedMultipleNegativesRankingLoss(model, scale=scale, mini_batch_size=config["cache_batch_size"])
     else:
         loss = losses.MultipleNegativesRankingLoss(model, scale=scale)
@@ -212,17 +223,42 @@ def run_c(config: dict, clock: StepClock, work: Path) -> None:
         clock.tick()
 
 
-RUNNERS = {"A": run_a, "B": run_b, "C": run_c}
+RUNNERS = {
+    "A": run_a,
+    "A+cache": functools.partial(run_a, cached=True),
+    "B": run_b,
+    "B+cache": functools.partial(run_b, cached=True),
+    "C": run_c,
+}
 
 
-def worker(arm: str, config: dict) -> None:
+def worker(arm: str, config: dict, profile: Path | None = None) -> None:
+    """Run one arm; with ``profile``, cProfile the timed steps (from the end of the warm-up) into that file."""
     import torch
 
     torch.set_num_threads(config["threads"])
     clock = StepClock(config["warmup"])
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        tick = clock.tick
+
+        def tick_then_profile() -> None:
+            tick()
+            if len(clock.times) == config["warmup"]:
+                profiler.enable()
+            elif len(clock.times) == config["warmup"] + config["steps"]:
+                profiler.disable()
+
+        clock.tick = tick_then_profile
     with tempfile.TemporaryDirectory(prefix=f"bench-{arm}-") as work:
         RUNNERS[arm](config, clock, Path(work))
-    print("RESULT " + json.dumps(clock.result()), flush=True)
+    result = clock.result()
+    if profiler is not None:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).strip_dirs().sort_stats("tottime").print_stats(20)
+        head = f"{arm}: {ARMS[arm]}, {result['seconds_per_step']:.3f} s/step over {config['steps']} profiled steps\n"
+        profile.write_text(head + text.getvalue(), encoding="utf-8")
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 # --- the conductor -----------------------------------------------------------------------------------
@@ -251,8 +287,10 @@ def model_folder(model: str, cache: Path) -> str:
     return resolve_model_path(model)
 
 
-def run_arm(arm: str, config: dict) -> dict:
+def run_arm(arm: str, config: dict, profile: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", arm, "--config", json.dumps(config)]
+    if profile is not None:
+        cmd += ["--profile-file", str(profile)]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -276,10 +314,12 @@ def summarize(reps: list[dict[str, dict]], arms: list[str]) -> dict:
                 else {}
             ),
         }
-    for other in arms:
-        if other != "A" and "A" in arms:  # speed of A relative to the other: > 1 means A is faster
-            ratios = [rep[other]["seconds_per_step"] / rep["A"]["seconds_per_step"] for rep in reps]
-            out["ratios"][f"A/{other}"] = {"median": statistics.median(ratios), "range": [min(ratios), max(ratios)]}
+    pairs = [("A", other) for other in arms if other != "A" and "A" in arms]
+    if {"A+cache", "B+cache"} <= set(arms):
+        pairs.append(("A+cache", "B+cache"))
+    for mine, other in pairs:  # the speed of ``mine`` relative to ``other``: > 1 means ``mine`` is faster
+        ratios = [rep[other]["seconds_per_step"] / rep[mine]["seconds_per_step"] for rep in reps]
+        out["ratios"][f"{mine}/{other}"] = {"median": statistics.median(ratios), "range": [min(ratios), max(ratios)]}
     return out
 
 
@@ -290,7 +330,7 @@ def markdown(record: dict) -> str:
         "",
         f"{record['date']}, {record['machine']}; {c['device']}, {c['precision']}, {c['threads']} threads; "
         f"loss {c['loss']}{', views ' + c['views'] if c['views'] else ''}"
-        f"{', cache batch ' + str(c['cache_batch_size']) if c['cache_batch_size'] else ''}; "
+        f"{', GradCache mini-batch ' + str(c['cache_batch_size']) if 'cache' in tag_of(c) else ''}; "
         f"{c['warmup']} warm-up + {c['steps']} timed steps, {c['reps']} interleaved repetitions.",
         f"Command: `{record['command']}`",
         "",
@@ -311,7 +351,7 @@ def markdown(record: dict) -> str:
     lines += ["", "| speed ratio (per repetition, then median) | median | range |", "|---|---:|---:|"]
     for name, ratio in record["summary"]["ratios"].items():
         lines.append(f"| {name} | {ratio['median']:.3f} | {ratio['range'][0]:.3f}-{ratio['range'][1]:.3f} |")
-    lines += ["", "A ratio above 1: fmicl-text's step is faster than the other arm's."]
+    lines += ["", "A ratio X/Y above 1: X's step is faster than Y's (A/A+cache - 1 is GradCache's extra cost)."]
     return "\n".join(lines) + "\n"
 
 
@@ -323,7 +363,7 @@ def tag_of(config: dict) -> str:
         parts.append(config["loss"])
     if config["views"]:
         parts.append("views")
-    if config["cache_batch_size"]:
+    if any(arm.endswith("+cache") for arm in config["arms"]):
         parts.append(f"cache{config['cache_batch_size']}")
     return "-".join(parts)
 
@@ -332,25 +372,25 @@ def update_index() -> None:
     rows = []
     for file in sorted(OUT.glob("*.json")):
         record = json.loads(file.read_text(encoding="utf-8"))
-        ratios = record["summary"]["ratios"]
-        a = record["summary"]["arms"].get("A", {})
-        cells = " | ".join(
-            f"{ratios[k]['median']:.2f} ({ratios[k]['range'][0]:.2f}-{ratios[k]['range'][1]:.2f})"
-            if k in ratios
-            else "-"
-            for k in ("A/B", "A/C")
+        arms = record["summary"]["arms"]
+        first = next(iter(arms))
+        ratios = ", ".join(
+            f"{name} {r['median']:.2f} ({r['range'][0]:.2f}-{r['range'][1]:.2f})"
+            for name, r in record["summary"]["ratios"].items()
         )
-        step = f"{a['seconds_per_step']:.3f}" if a else "-"
-        rss = f"{a['peak_rss_mb']:.0f}" if a else "-"
-        rows.append(f"| [{file.stem}]({file.stem}.md) | {record['date']} | {step} | {rss} | {cells} |")
+        rows.append(
+            f"| [{file.stem}]({file.stem}.md) | {record['date']} | {first} | {arms[first]['seconds_per_step']:.3f} | "
+            f"{arms[first]['peak_rss_mb']:.0f} | {ratios or '-'} |"
+        )
     text = [
         "# Training-step benchmarks (`python eval/bench_train.py`)",
         "",
-        "Speed ratios above 1: fmicl-text (A) is faster than sentence-transformers' trainer + MNRL (B) or the",
-        "minimal hand loop (C); each measured within one interleaved run (absolute times move from day to day).",
+        "A speed ratio X/Y above 1: arm X's step is faster than arm Y's (A fmicl-text, B sentence-transformers'",
+        "trainer + MNRL, C the minimal hand loop, +cache with GradCache); each measured within one interleaved run",
+        "(absolute times move from day to day).",
         "",
-        "| run | date | A s/step | A peak RSS MB | A/B | A/C |",
-        "|---|---|---:|---:|---:|---:|",
+        "| run | date | arm | s/step | peak RSS MB | speed ratios, median (range) |",
+        "|---|---|---|---:|---:|---|",
         *rows,
     ]
     (OUT / "README.md").write_text("\n".join(text) + "\n", encoding="utf-8")
@@ -367,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--length", type=int, default=32)
     p.add_argument("--loss", default="infonce", help="arm A's loss (B and C: InfoNCE)")
     p.add_argument("--views", default="", help="arm A's view b spec (B and C: dropout only)")
-    p.add_argument("--cache-batch-size", type=int, default=None, help="GradCache mini-batch for A (B: cached MNRL)")
+    p.add_argument("--cache-batch-size", type=int, default=64, help="the +cache arms' GradCache mini-batch")
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     p.add_argument("--steps", type=int, default=12, help="timed steps per repetition")
     p.add_argument("--warmup", type=int, default=3)
@@ -377,9 +417,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--data-dir", default=os.environ.get("FMICL_DATA_DIR"))
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--profile", action="store_true", help="then one more run of each arm under cProfile (untimed)")
+    p.add_argument("--profile-file", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        worker(args.worker, json.loads(args.config))
+        worker(args.worker, json.loads(args.config), args.profile_file)
         return
     import torch
 
@@ -403,6 +445,7 @@ def main(argv: list[str] | None = None) -> None:
             "device": device,
             "precision": args.precision,
             "data_dir": args.data_dir,
+            "arms": args.arms,
         }
         reps = []
         for rep in range(args.reps):
@@ -413,6 +456,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"batch {batch} rep {rep + 1}/{args.reps} {arm}: {results[arm]['seconds_per_step']:.3f} s/step",
                       flush=True)  # fmt: skip
             reps.append(results)
+        for arm in args.arms if args.profile else []:  # after the timed repetitions: cProfile slows Python code
+            run_arm(arm, config, profile=args.out / f"{tag_of(config)}.profile-{arm}.txt")
         record = {
             "config": config | {"path": None, "data_dir": None},
             "date": time.strftime("%Y-%m-%d"),
