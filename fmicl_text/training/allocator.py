@@ -6,8 +6,9 @@ buffers every step, so each step page-faults them in afresh (element-wise kernel
 pages run several times slower). PyTorch's CPU performance guide swaps in jemalloc or tcmalloc by
 ``LD_PRELOAD`` for this; ``mallopt`` does the same job from inside the process without a
 dependency: no ``mmap`` for allocations and no trimming, so the buffers are reused. The peak RSS
-is the same (the step's working set is allocated either way); memory is not handed back to the OS
-between steps. No library offers this switch, hence the few lines here. Measured in ``eval/bench/``.
+stays about the same (the step's working set is allocated either way); memory is not handed back to
+the OS between steps. No library offers this switch, hence the few lines here. Measured in
+``eval/bench/profile.md``.
 """
 
 from __future__ import annotations
