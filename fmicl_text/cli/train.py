@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from fmicl_text.cli.recipe import recipe_from_args
@@ -39,6 +38,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    from fmicl_text.evaluation.diagnostics import at_least
     from fmicl_text.training.search import BEST_RECIPE, TRIALS_PLOT, TRIALS_TABLE, load_space, sweep
 
     recipe = recipe_from_args(args)
@@ -46,8 +46,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise FmiclError(
             "sweep needs --output-dir", fix="name the sweep's folder (trials.md, best_recipe.yaml, study.db)"
         )
-    if args.trials < 1:
-        raise FmiclError(f"--trials must be at least 1, got {args.trials}")
+    at_least(args.trials, 1, "--trials")
     space = load_space(args.space)
     out = Path(recipe.training.output_dir)
     sweep(recipe, space=space, trials=args.trials, output_dir=out, storage=args.storage, study_name=args.study,
@@ -86,13 +85,12 @@ def add_base_probe_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
 def run_base_probe(args: argparse.Namespace) -> int:
     """STS-B dev of an encoder (mean and CLS pooling), then after a short unsupervised SimCSE run: the lift."""
     from fmicl_text.cli.output import check_output_file, write_json
+    from fmicl_text.evaluation.diagnostics import at_least, positive
     from fmicl_text.training.bases import ProbeBudget, simcse_lift
 
-    for flag, value, least in (("--probe-steps", args.probe_steps, 1), ("--batch-size", args.batch_size, 2)):
-        if value < least:
-            raise FmiclError(f"{flag} must be at least {least}, got {value}")
-    if not (math.isfinite(args.probe_lr) and args.probe_lr > 0):
-        raise FmiclError(f"--probe-lr must be > 0, got {args.probe_lr}")
+    at_least(args.probe_steps, 1, "--probe-steps")
+    at_least(args.batch_size, 2, "--batch-size", fix="in-batch negatives need at least 2 sentences a batch")
+    positive(args.probe_lr, "--probe-lr")
     check_output_file(args.output)
     budget = ProbeBudget(
         steps=args.probe_steps, batch_size=args.batch_size, learning_rate=args.probe_lr, seed=args.seed
@@ -108,15 +106,14 @@ def run_base_probe(args: argparse.Namespace) -> int:
 
 
 def run_base_build(args: argparse.Namespace) -> int:
+    from fmicl_text.evaluation.diagnostics import at_least, positive
     from fmicl_text.training.bases import ProbeBudget, base_info, build_base, in_bases_home, plot_curve, report_lines
 
     recipe = recipe_from_args(args)
     for flag, value in (("--probe-every", args.probe_every), ("--probe-steps", args.probe_steps),
                         ("--gate-steps", args.gate_steps)):  # fmt: skip
-        if value < 1:
-            raise FmiclError(f"{flag} must be at least 1, got {value}")
-    if not (math.isfinite(args.probe_lr) and args.probe_lr > 0):
-        raise FmiclError(f"--probe-lr must be > 0, got {args.probe_lr}")
+        at_least(value, 1, flag)
+    positive(args.probe_lr, "--probe-lr")
     if getattr(args, "training.output_dir") is None:  # recipes/base-NAME.yaml builds base:NAME
         recipe = in_bases_home(recipe)
     probe = ProbeBudget(steps=args.probe_steps, learning_rate=args.probe_lr)
