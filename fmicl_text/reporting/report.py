@@ -11,11 +11,19 @@ plots) or a results JSON file: a run's ``eval_results.json`` or the output of
   ``diag_*`` entries that :class:`~fmicl_text.evaluation.diagnostics.DiagnosticsEvaluator` logs).
 
 A run without the data of a plot is left out of it, with a note in the report.
+
+The folder may hold other files: the report only writes, replaces or deletes the files its manifest
+(``fmicl_report.json``: each name with the sha256 of what was written) says it wrote and that are
+unchanged since. A file of one of its names that it did not write (or that was edited since) stops the
+report before anything is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,10 +35,15 @@ from fmicl_text.errors import FmiclError
 from fmicl_text.layout import LOG_FILE, RESULTS_FILE
 from fmicl_text.reporting.plots import au_points, metric_series, plot_alignment_uniformity, plot_metric_over_steps
 from fmicl_text.reporting.tables import markdown_table, task_columns
+from fmicl_text.training.run_folder import _names, publish, write_json_atomic
 
 REPORT_FILE = "report.md"
 DEV_PLOT = "stsb_dev.png"
 AU_PLOT = "align_uniform.png"
+#: in the output folder: what the report wrote there, name -> sha256 (only those files are ever replaced)
+REPORT_MANIFEST = "fmicl_report.json"
+REPORT_NAMES = (REPORT_FILE, DEV_PLOT, AU_PLOT)
+MANIFEST_AUTHOR = "fmicl-text report"
 DEV_METRIC = "eval_sts_stsb_dev"
 DEV_COLUMN = "best dev"
 DEV_NAMES = {"stsb_dev": "STS-B dev", "sickr_dev": "SICK-R dev"}
@@ -197,6 +210,7 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         raise FmiclError("the output path is a file, not a folder", where=str(out), fix="pass --output-dir FOLDER")
+    ours = owned_report_files(out)  # a file of ours someone else wrote (or edited) stops the report here
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where a parent folder should be, no permission
@@ -222,7 +236,6 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
                 scores[DEV_COLUMN] = r.base_dev
     table = markdown_table(rows, columns, headers=headers)
 
-    files: list[Path] = []
     sections: list[str] = []
     dev_series: dict[str, list[tuple[int, float]]] = {}
     au: dict[str, list[tuple[int, float, float]]] = {}
@@ -245,37 +258,116 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
             )
     short = dev_metric.removeprefix("eval_").removeprefix("sts_")
     dev_name = DEV_NAMES.get(short, short)
-    plots: list[tuple[Path, str]] = []
-    if dev_series:
-        best = {record.label: record.dev_best_step for record in records if record.label in dev_series}
-        references = {f"base: {name}": r.base_dev for name, r in bases.items() if r.base_dev is not None}
-        path = plot_metric_over_steps(
-            dev_series, out / DEV_PLOT, title=f"{dev_name} over training", best=best, references=references
-        )
-        plots.append((path, f"{dev_name} over training steps"))
-    if au:
-        path = plot_alignment_uniformity(au, out / AU_PLOT)
-        plots.append((path, "Alignment and uniformity (a point per evaluation step)"))
-    written = {path.name for path, _ in plots}
-    for name in [name for name in (DEV_PLOT, AU_PLOT) if name not in written]:
-        (out / name).unlink(missing_ok=True)  # a stale plot of an earlier report would mislead
-        notes.append(f"{name} not written: no run has the data for it")
-    for path, heading in plots:
-        files.append(path)
-        sections += [f"## {heading}", "", f"![{heading}]({path.name})", ""]
+    staging = Path(tempfile.mkdtemp(prefix=".fmicl-report-", dir=out))  # hidden, never a name of anyone's
+    try:
+        plots: list[tuple[str, str]] = []
+        if dev_series:
+            best = {record.label: record.dev_best_step for record in records if record.label in dev_series}
+            references = {f"base: {name}": r.base_dev for name, r in bases.items() if r.base_dev is not None}
+            plot_metric_over_steps(
+                dev_series, staging / DEV_PLOT, title=f"{dev_name} over training", best=best, references=references
+            )
+            plots.append((DEV_PLOT, f"{dev_name} over training steps"))
+        if au:
+            plot_alignment_uniformity(au, staging / AU_PLOT)
+            plots.append((AU_PLOT, "Alignment and uniformity (a point per evaluation step)"))
+        written = {name for name, _ in plots}
+        for name in (DEV_PLOT, AU_PLOT):
+            if name not in written:
+                notes.append(f"{name} not written: no run has the data for it")
+        for name, heading in plots:
+            sections += [f"## {heading}", "", f"![{heading}]({name})", ""]
 
-    lines = [
-        "# fmicl-text report",
-        "",
-        'Spearman x100 of cosine similarity (SentEval protocol, "all" setting); blank: not evaluated.',
-        "",
-        table,
-        "",
-        *sections,
-    ]
-    if notes:
-        lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
-    markdown = "\n".join(lines)
-    report_path = out / REPORT_FILE
-    report_path.write_text(markdown, encoding="utf-8")
-    return Report(markdown=markdown, table=table, files=[report_path, *files], notes=notes)
+        lines = [
+            "# fmicl-text report",
+            "",
+            'Spearman x100 of cosine similarity (SentEval protocol, "all" setting); blank: not evaluated.',
+            "",
+            table,
+            "",
+            *sections,
+        ]
+        if notes:
+            lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
+        markdown = "\n".join(lines)
+        (staging / REPORT_FILE).write_text(markdown, encoding="utf-8")
+        new = [REPORT_FILE, *(name for name, _ in plots)]
+        _publish_report(out, staging, new, ours)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Report(markdown=markdown, table=table, files=[out / name for name in new], notes=notes)
+
+
+# --------------------------------------------------------------------------- what in the folder is ours
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_manifest(out: Path) -> dict[str, list[str]] | None:
+    """name -> the sha256 values the report wrote under that name (two while a write is in progress); {} without
+    a manifest, None for a file of the manifest's name that is not one (someone else's)."""
+    path = out / REPORT_MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    files = data.get("files") if isinstance(data, dict) and data.get("written_by") == MANIFEST_AUTHOR else None
+    if not isinstance(files, dict) or path.is_symlink():
+        return None
+    known: dict[str, list[str]] = {}
+    for name, digests in files.items():
+        digests = [digests] if isinstance(digests, str) else digests
+        if isinstance(digests, list):
+            known[name] = [d for d in digests if isinstance(d, str)]
+    return known
+
+
+def owned_report_files(out: Path) -> set[str]:
+    """The report's names in ``out`` that this tool wrote there and nobody changed since (it may replace or
+    delete those). Raises, before anything is written, when a report name holds anyone else's file."""
+    if not out.is_dir():
+        return set()
+    manifest = _read_manifest(out)
+    foreign = [REPORT_MANIFEST] if manifest is None else []
+    ours: set[str] = set()
+    for name in REPORT_NAMES:
+        path = out / name
+        if not path.exists() and not path.is_symlink():
+            continue
+        if path.is_file() and not path.is_symlink() and sha256_of(path) in (manifest or {}).get(name, []):
+            ours.add(name)
+        else:
+            foreign.append(name)
+    if foreign:
+        changed = any(name in (manifest or {}) for name in foreign)
+        raise FmiclError(
+            f"the report folder holds {_names(foreign)}, not written by fmicl-text report"
+            + (" (or changed since)" if changed else ""),
+            where=str(out),
+            fix=f"the report never replaces files it did not write ({REPORT_MANIFEST} lists those it did): "
+            "move or rename them, or pass another --output-dir",
+        )
+    return ours
+
+
+def _publish_report(out: Path, staging: Path, new: list[str], ours: set[str]) -> None:
+    """Move the staged files into ``out``; remove our own earlier files the new report does not have (a stale
+    plot would mislead). The manifest first lists old and new digests, so that a crash mid-way leaves every
+    file recognisable as ours."""
+    before = {name: sha256_of(out / name) for name in ours}
+    after = {name: sha256_of(staging / name) for name in new}
+    both = {name: sorted({d for d in (before.get(name), after.get(name)) if d}) for name in {*before, *after}}
+    write_json_atomic(out / REPORT_MANIFEST, {"written_by": MANIFEST_AUTHOR, "files": both})
+    for name in new:
+        publish(staging / name, out / name)
+    for name in ours - set(new):
+        (out / name).unlink(missing_ok=True)
+    write_json_atomic(out / REPORT_MANIFEST, {"written_by": MANIFEST_AUTHOR, "files": after})

@@ -120,8 +120,6 @@ def test_plain_eval_sts_json_and_no_plots(tmp_path):
     plain = tmp_path / "minilm.json"
     plain.write_text(json.dumps({"scores": full_scores(75.0), "model": "all-MiniLM-L6-v2", "suite": "senteval7"}))
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "stsb_dev.png").write_bytes(PNG_MAGIC)  # stale plot from an earlier report
     report = build_report([plain], out)
     rows = table_rows(report.markdown)
     assert rows["run"] == [*TASKS, "avg"]  # no dev column without a training run
@@ -129,6 +127,54 @@ def test_plain_eval_sts_json_and_no_plots(tmp_path):
     assert not (out / "stsb_dev.png").exists() and not (out / "align_uniform.png").exists()
     assert any("stsb_dev.png not written" in note for note in report.notes)
     assert report.files == [out / "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["fmicl_report.json", "report.md"]  # no staging left
+
+
+def test_a_stale_plot_of_an_earlier_report_is_removed(tmp_path):
+    """The plots of an earlier report in the same folder are ours (the manifest says so): a report without
+    their data removes them, so the folder never shows a plot of other runs beside the new table."""
+    run = make_run(tmp_path / "run", full_scores(70.0), [80.0, 82.0])
+    out = tmp_path / "out"
+    first = build_report([run], out)
+    assert [p.name for p in first.files] == ["report.md", "stsb_dev.png", "align_uniform.png"]
+    manifest = json.loads((out / "fmicl_report.json").read_text())
+    assert set(manifest["files"]) == {"report.md", "stsb_dev.png", "align_uniform.png"}
+    plain = tmp_path / "minilm.json"
+    plain.write_text(json.dumps({"scores": full_scores(75.0)}))
+    second = build_report([plain], out)
+    assert second.files == [out / "report.md"]
+    assert not (out / "stsb_dev.png").exists() and not (out / "align_uniform.png").exists()
+    assert set(json.loads((out / "fmicl_report.json").read_text())["files"]) == {"report.md"}
+    assert "minilm" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["stsb_dev.png", "report.md", "fmicl_report.json"])
+def test_a_users_file_of_a_report_name_is_kept_and_the_report_refused(tmp_path, name):
+    """A file the report did not write (no manifest entry, or edited since) is never deleted or replaced:
+    one error naming it, and nothing written."""
+    plain = tmp_path / "minilm.json"
+    plain.write_text(json.dumps({"scores": full_scores(75.0)}))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_bytes(b"the user's own file")
+    with pytest.raises(FmiclError, match=f"holds {name}, not written by fmicl-text report") as err:
+        build_report([plain], out)
+    assert str(out) in str(err.value) and "another --output-dir" in str(err.value)
+    assert (out / name).read_bytes() == b"the user's own file"
+    assert sorted(p.name for p in out.iterdir()) == [name]  # nothing written, no staging left
+
+
+def test_a_report_file_edited_since_is_not_replaced(tmp_path):
+    plain = tmp_path / "minilm.json"
+    plain.write_text(json.dumps({"scores": full_scores(75.0)}))
+    out = tmp_path / "out"
+    build_report([plain], out)
+    (out / "report.md").write_text("my notes on the table", encoding="utf-8")
+    with pytest.raises(FmiclError, match=r"holds report.md, not written by fmicl-text report \(or changed since\)"):
+        build_report([plain], out)
+    assert (out / "report.md").read_text(encoding="utf-8") == "my notes on the table"
+    (out / "report.md").unlink()  # the fix: move it away; then the report writes again
+    assert build_report([plain], out).files == [out / "report.md"]
 
 
 def test_same_names_get_their_paths_and_results_file_accepted(tmp_path):
