@@ -9,13 +9,14 @@ last K checkpoints and the best one are deleted.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
 from safetensors.torch import load_file, save_file
 from sentence_transformers import SentenceTransformerTrainer
-from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer import TRAINER_STATE_NAME, TRAINING_ARGS_NAME
 
 from fmicl_text.layout import STAGING, TRAINING_STATE_FILE, TRAINING_TENSORS_FILE
 from fmicl_text.training.run_folder import keep_checkpoints, publish
@@ -47,6 +48,21 @@ class FmiclTrainer(SentenceTransformerTrainer):
         """No card data collected (sentence-transformers' docs invite this override): the run's card is
         written by ``reporting.model_card`` at the end, and collecting widget examples costs a pass over
         the data and a progress bar at the start."""
+
+    def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
+        """sentence-transformers' ``_save`` without the model card: a checkpoint would otherwise get its
+        default card (a Hub-id placeholder in the usage snippet, no recipe, no scores); the run's card is
+        written once, for the final folder. Only process zero gets here."""
+        import torch
+
+        output_dir = output_dir if output_dir is not None else self.args.output_dir
+        os.makedirs(output_dir, exist_ok=True)
+        self.model.save_pretrained(
+            output_dir, create_model_card=False, safe_serialization=getattr(self.args, "save_safetensors", True)
+        )
+        if self.processing_class is not None:
+            self.processing_class.save_pretrained(output_dir)
+        torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
 
     def _get_output_dir(self, trial: Any) -> str:
         return str(self._staging) if self._staging is not None else super()._get_output_dir(trial)

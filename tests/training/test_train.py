@@ -113,6 +113,25 @@ def test_build_trainer_and_finalize_run_are_the_two_halves_of_train(tiny_bert, t
     assert moved, "training did not change the saved weights"
 
 
+def test_checkpoints_hold_no_default_model_card(tiny_bert, tiny_data_home, tmp_path):
+    """A checkpoint is saved without sentence-transformers' default card (its Hub-id placeholder, no recipe):
+    the run's card is written once, for the final folder."""
+    out = tmp_path / "run"
+    recipe = _recipe(tiny_bert, tiny_data_home, out, **{
+        "eval.final_suite": None, "eval.diagnostics": False, "training.keep_checkpoints": 2,
+    })  # fmt: skip
+    train(recipe)
+    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"))
+    assert [p.name for p in checkpoints] == ["checkpoint-2", "checkpoint-4"]
+    for checkpoint in checkpoints:
+        assert (checkpoint / "model.safetensors").is_file() and (checkpoint / "training_args.bin").is_file()
+        assert not (checkpoint / "README.md").exists(), checkpoint
+        for file in checkpoint.rglob("*"):
+            if file.is_file() and file.suffix in (".md", ".json", ".txt", ".yaml"):
+                assert "sentence_transformers_model_id" not in file.read_text(encoding="utf-8"), file
+    assert "sentence_transformers_model_id" not in (out / "README.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.slow
 def test_report_to_tensorboard_writes_the_training_loss(tiny_bert, tiny_data_home, tmp_path):
     """``--report-to tensorboard``: transformers' own callback writes the logged loss, one scalar per log row."""
