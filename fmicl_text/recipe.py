@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.losses.signatures import init_defaults
 from fmicl_text.views.spec import ViewsConfig
 
 # SimCSE's poolers (``avg`` is SimCSE's name for mean pooling).
@@ -114,16 +115,20 @@ class LossConfig:
     )
 
 
+_MLM = init_defaults("mlm", "MLMObjective")  # the objective declares its defaults; the recipe reads them
+
+
 @dataclass
 class MLMConfig:
     """SimCSE's auxiliary masked-language-modelling term (``weight`` 0: off); ``contrastive_weight: 0`` is MLM alone."""
 
     weight: float = option(0.0, help="SimCSE's lambda (0.1 in its code for RoBERTa); 0 turns the MLM term off")
     probability: float = option(
-        0.15, help="share of the non-special tokens predicted (80 % [MASK], 10 % random, 10 % kept)"
+        _MLM["mlm_probability"], help="share of the non-special tokens predicted (80 % [MASK], 10 % random, 10 % kept)"
     )
     contrastive_weight: float = option(
-        1.0, help="weight of the contrastive loss; 0 skips it: MLM alone, to pre-train an encoder"
+        _MLM["contrastive_weight"],
+        help="weight of the contrastive loss; 0 skips it: MLM alone, to pre-train an encoder",
     )
     save_head: bool = option(
         False, help="save the MLM head with the model (a base to pre-train further, or to train with an MLM term)"

@@ -113,6 +113,14 @@ def write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def tiny_model(tiny_bert):
+    """A SentenceTransformer on the tiny BERT: mean pooling, dropout off (deterministic forwards)."""
+    from fmicl_text.modeling import ModelConfig, build_model
+
+    return build_model(ModelConfig(tiny_bert, pooling="mean", dropout=0.0))
+
+
 @pytest.fixture(scope="session")
 def tiny_data_home(tmp_path_factory) -> Path:
     """A data home with every senteval7 file and STS-B dev, a dozen rows each, plus a small corpus."""

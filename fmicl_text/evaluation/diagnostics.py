@@ -114,8 +114,8 @@ def i_nce(
     forked, so the dropout masks depend on ``seed`` only and the caller's random state is untouched;
     the model's train/eval mode is restored afterwards. I_NCE <= log N always; it is >= 0 unless the
     positive views are less similar than the negatives. It saturates: for a trained encoder at
-    temperature 0.05 it sits just under log N (all-MiniLM-L6-v2 on STS-B dev: 4.155 of 4.159 with
-    N = 64), so compare view strengths at a larger temperature (0.5 separates them well).
+    temperature 0.05 it sits just under log N, so compare view strengths at a larger temperature
+    (``eval/views.md`` measures both).
     """
     sentences = list(sentences)
     if batch_size < 2:

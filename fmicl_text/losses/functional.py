@@ -156,7 +156,7 @@ def fmicl(
     ``alpha_from_batch`` (f-Gaussian only; not in the paper): the weight is ``alpha / mean G`` over the
     negative pairs, the mean detached. With KL, whose negative term is G itself, the negative term's
     gradient is then alpha times that of ``log mean G``, the uniformity of alignment + uniformity:
-    a constant alpha = 1 pushes negatives apart 1 / mean G times (about 50x at sigma 0.5) more weakly.
+    a constant alpha = 1 pushes negatives apart 1 / mean G times more weakly, and mean G shrinks with sigma.
     """
     from fmicl_text.losses.divergences import get_divergence
 

@@ -91,6 +91,16 @@ def _class_parameters(module: str, class_name: str) -> list[LossParameter]:
 
 
 @functools.cache
+def init_defaults(module: str, class_name: str) -> dict[str, Any]:
+    """A class's ``__init__`` keyword defaults written as literals (for sections of the recipe that a class
+    outside the registry serves, e.g. :class:`~fmicl_text.losses.mlm.MLMObjective` for ``mlm``)."""
+    cls = next(n for n in _parse(module).body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    args = init.args.args[len(init.args.args) - len(init.args.defaults) :]
+    return {a.arg: _literal(d) for a, d in zip(args, init.args.defaults, strict=True)}
+
+
+@functools.cache
 def loss_signatures() -> dict[str, tuple[LossParameter, ...]]:
     """Registry name -> the loss's keyword parameters (the model excluded), in signature order."""
     tree = _parse("registry")

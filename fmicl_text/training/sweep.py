@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import time
 from pathlib import Path
 from typing import Any
 
 from fmicl_text.errors import FmiclError, did_you_mean
+
+logger = logging.getLogger(__name__)
 
 POINTS_FILE = "points.jsonl"
 TABLE_FILE = "sweep.md"
@@ -166,7 +169,7 @@ def sweep(
     for value, point in zip(values, recipes, strict=True):
         key = point_key(point)
         if key not in done:
-            print(f"sweep point {view} {label}={value:g} ({where})", flush=True)
+            logger.info("sweep point %s %s=%g (%s)", view, label, value, where)
             row = {"key": key, "view": view, "param": param, "value": value, "side": side}
             row.update(run_point(point, mi_temperature=mi_temperature, mi_batches=mi_batches))
             out.mkdir(parents=True, exist_ok=True)

@@ -168,13 +168,6 @@ NEGATIVES_A = ["Nobody is making music.", "The cat is running.", "The sun is shi
 NEGATIVES_B = ["The stock market fell.", "Scientists found a frog.", "He drove to work.", "A plane takes off."]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tiny_bert):
-    from fmicl_text.modeling import ModelConfig, build_model
-
-    return build_model(ModelConfig(tiny_bert, pooling="mean", dropout=0.0))
-
-
 @pytest.mark.parametrize("params", [{}, {"similarity": "cosine", "divergence": "kl"}], ids=["js-gaussian", "kl-cosine"])
 def test_fmicl_forward_carries_the_negative_column(tiny_model, params):
     """Real tokenized (anchor, positive, negative) features: the negative texts alone move the loss."""

@@ -172,3 +172,15 @@ def test_a_stopped_mlm_run_resumes_to_the_same_weights(tiny_bert, tiny_data_home
     assert a.keys() == b.keys() and any(key.startswith("cls.") for key in a)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_the_recipe_reads_the_mlm_defaults_from_the_objective():
+    """``mlm.probability`` and ``mlm.contrastive_weight`` are declared once, by MLMObjective's signature."""
+    import inspect
+
+    from fmicl_text.losses.mlm import MLMObjective
+    from fmicl_text.recipe import MLMConfig
+
+    declared = {k: p.default for k, p in inspect.signature(MLMObjective).parameters.items()}
+    assert MLMConfig().probability == declared["mlm_probability"]
+    assert MLMConfig().contrastive_weight == declared["contrastive_weight"]

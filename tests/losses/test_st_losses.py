@@ -18,13 +18,6 @@ FUNCTIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tiny_bert):
-    from fmicl_text.modeling import ModelConfig, build_model
-
-    return build_model(ModelConfig(tiny_bert, pooling="mean", dropout=0.0))
-
-
 def _features(model, columns):
     return [model.preprocess(texts) for texts in columns]
 

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_recipe
 from safetensors.torch import load_file
 
 from fmicl_text.cli import main
 from fmicl_text.errors import FmiclError
-from fmicl_text.recipe import Recipe, apply_overrides
+from fmicl_text.recipe import Recipe
 from fmicl_text.training import train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,9 +187,6 @@ def test_a_second_ctrl_c_exits_at_once(tiny_bert, tiny_data_home, tmp_path):
 
 def _recipe(model: str, home: Path, out: Path, **overrides: object) -> Recipe:
     base = {
-        "model.name_or_path": model,
-        "data.data_dir": str(home),
-        "data.max_seq_length": 16,
         "training.output_dir": str(out),
         "training.max_steps": 5,
         "training.batch_size": 4,
@@ -197,7 +195,7 @@ def _recipe(model: str, home: Path, out: Path, **overrides: object) -> Recipe:
         "eval.dev": None,
         "eval.final_suite": None,
     }
-    return apply_overrides(Recipe(name="test"), {**base, **overrides})
+    return tiny_recipe("test", model, home, **{**base, **overrides})
 
 
 class NanGradientsAt:
