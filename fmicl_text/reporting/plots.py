@@ -52,17 +52,15 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_metric_over_steps(
+def metric_figure(
     series: Mapping[str, Sequence[tuple[int, float]]],
-    path: str | Path,
     *,
     title: str = "STS-B dev over training",
     ylabel: str = "Spearman x100",
     best: Mapping[str, int | None] | None = None,
     references: Mapping[str, float] | None = None,
-) -> Path:
-    """One line per run; ``best`` (run -> step) marks each run's kept checkpoint with a star; ``references``
-    (label -> value, e.g. the base model's score) are dashed horizontal lines."""
+):
+    """The figure of :func:`plot_metric_over_steps` (a matplotlib ``Figure``, not yet saved)."""
     fig = _figure()
     ax = fig.add_subplot()
     for label, value in (references or {}).items():
@@ -80,17 +78,33 @@ def plot_metric_over_steps(
     ax.set_title(title + (" (star: kept checkpoint)" if best else ""))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return fig
 
 
-def plot_alignment_uniformity(
-    points: Mapping[str, Sequence[tuple[int, float, float]]],
+def plot_metric_over_steps(
+    series: Mapping[str, Sequence[tuple[int, float]]],
     path: str | Path,
     *,
-    title: str = "Alignment and uniformity on STS-B (lower is better for both)",
+    title: str = "STS-B dev over training",
+    ylabel: str = "Spearman x100",
+    best: Mapping[str, int | None] | None = None,
+    references: Mapping[str, float] | None = None,
 ) -> Path:
-    """SimCSE's figure: a point per evaluation step, uniformity on x, alignment on y, per run a path
-    from its first step (circle) to its last (square), both labelled with their step."""
+    """One line per run; ``best`` (run -> step) marks each run's kept checkpoint with a star; ``references``
+    (label -> value, e.g. the base model's score) are dashed horizontal lines."""
+    return _save(metric_figure(series, title=title, ylabel=ylabel, best=best, references=references), path)
+
+
+AU_TITLE = "Alignment and uniformity on STS-B (lower is better for both)"
+
+
+def alignment_uniformity_figure(
+    points: Mapping[str, Sequence[tuple[int, float, float]]],
+    *,
+    title: str = AU_TITLE,
+    references: Mapping[str, tuple[float, float]] | None = None,
+):
+    """The figure of :func:`plot_alignment_uniformity` (a matplotlib ``Figure``, not yet saved)."""
     fig = _figure(6.5, 5.0)
     ax = fig.add_subplot()
     for label, run in points.items():
@@ -103,12 +117,30 @@ def plot_alignment_uniformity(
         ax.plot([uniform[-1]], [align[-1]], marker="s", markersize=7, color=color)
         for i in {0, len(steps) - 1}:
             ax.annotate(str(steps[i]), (uniform[i], align[i]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    for label, (align_value, uniform_value) in (references or {}).items():
+        ax.plot([uniform_value], [align_value], linestyle="none", marker="X", markersize=10, color="black",
+                label=label)  # fmt: skip
+        ax.annotate(label, (uniform_value, align_value), textcoords="offset points", xytext=(7, -11), fontsize=7)
     ax.set_xlabel("uniformity  log E exp(-2 ||f(x) - f(y)||²)")
     ax.set_ylabel("alignment  E ||f(x) - f(x⁺)||²")
-    ax.set_title(f"{title}\ncircle: first evaluation, square: last", fontsize="medium")
+    legend = "circle: first evaluation, square: last" + (", X: base model before training" if references else "")
+    ax.set_title(f"{title}\n{legend}", fontsize="medium")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return fig
+
+
+def plot_alignment_uniformity(
+    points: Mapping[str, Sequence[tuple[int, float, float]]],
+    path: str | Path,
+    *,
+    title: str = AU_TITLE,
+    references: Mapping[str, tuple[float, float]] | None = None,
+) -> Path:
+    """SimCSE's figure: a point per evaluation step, uniformity on x, alignment on y, per run a path
+    from its first step (circle) to its last (square), both labelled with their step; ``references``
+    (label -> (alignment, uniformity), e.g. the base model before training) are labelled black crosses."""
+    return _save(alignment_uniformity_figure(points, title=title, references=references), path)
 
 
 def plot_infomin(

@@ -8,7 +8,8 @@ plots) or a results JSON file: a run's ``eval_results.json`` or the output of
   score when known); a task a run lacks is blank, an undefined score ``n/a``;
 * ``stsb_dev.png``: the dev score over steps, a line per run (from the training logs);
 * ``align_uniform.png``: alignment vs uniformity, a point per logged evaluation step (the
-  ``diag_*`` entries that :class:`~fmicl_text.evaluation.diagnostics.DiagnosticsEvaluator` logs).
+  ``diag_*`` entries that :class:`~fmicl_text.evaluation.diagnostics.DiagnosticsEvaluator` logs), and
+  the base model before training as a labelled cross when the run recorded it.
 
 A run without the data of a plot is left out of it, with a note in the report.
 
@@ -64,6 +65,7 @@ class RunRecord:
     base_model: str | None = None  # the model the run started from, with its own scores when they were taken
     base_scores: dict[str, float | None] = field(default_factory=dict)
     base_dev: float | None = None
+    base_au: tuple[float, float] | None = None  # the base's (alignment, uniformity), recorded with the diagnostics
     notes: list[str] = field(default_factory=list)
 
 
@@ -157,6 +159,10 @@ def load_run(path: str | Path) -> RunRecord:
             base_test = base.get("test") if isinstance(base.get("test"), dict) else {}
             record.base_scores = _scores(base_test.get("scores"), "base.test.scores", where) if base_test else {}
             record.base_dev = _number(base.get("dev"), "base.dev", where)
+            align = _number(base.get("alignment"), "base.alignment", where)
+            uniform = _number(base.get("uniformity"), "base.uniformity", where)
+            if align is not None and uniform is not None:
+                record.base_au = (align, uniform)
         if not record.scores:
             record.notes.append("no test scores (trained without a final evaluation)")
         log_path = results_path.parent / LOG_FILE
@@ -269,7 +275,8 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
             )
             plots.append((DEV_PLOT, f"{dev_name} over training steps"))
         if au:
-            plot_alignment_uniformity(au, staging / AU_PLOT)
+            base_au = {f"base: {r.base_model}": r.base_au for r in records if r.base_model and r.base_au}
+            plot_alignment_uniformity(au, staging / AU_PLOT, references=base_au)
             plots.append((AU_PLOT, "Alignment and uniformity (a point per evaluation step)"))
         written = {name for name, _ in plots}
         for name in (DEV_PLOT, AU_PLOT):

@@ -177,8 +177,9 @@ def train(
 
 
 def score_base(recipe: Recipe, trainer: Any, final_tasks: Any) -> dict[str, Any] | None:
-    """The untrained model's dev and test scores (each cached per weights digest): the run's reference."""
-    from fmicl_text.evaluation.base_scores import base_model_scores
+    """The untrained model's dev and test scores, and with the diagnostics its alignment and uniformity on
+    their sentences (each cached per weights digest): the run's reference."""
+    from fmicl_text.evaluation.base_scores import base_model_geometry, base_model_scores
 
     ec, dev = recipe.eval, trainer.dev_evaluator
     name = recipe.model.name_or_path
@@ -190,6 +191,10 @@ def score_base(recipe: Recipe, trainer: Any, final_tasks: Any) -> dict[str, Any]
         record = base_model_scores(trainer.model, dev.tasks, suite=ec.dev, text=ec.text, batch_size=ec.batch_size,
                                   name=name)  # fmt: skip
         out["dev"] = record["scores"]["avg"]
+    diagnostics = getattr(trainer, "diagnostics_evaluator", None)
+    if diagnostics is not None:
+        geometry = base_model_geometry(trainer.model, diagnostics.data, batch_size=ec.batch_size, name=name)
+        out |= {key: geometry[key] for key in ("alignment", "uniformity")}
     if final_tasks is not None:
         out["test"] = base_model_scores(
             trainer.model, final_tasks, suite=ec.final_suite, text=ec.text, batch_size=ec.batch_size, name=name
@@ -254,8 +259,9 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
     cleaned. With ``training.keep_freed_memory`` (the default) it sets glibc's allocator for training,
     process-wide (:mod:`fmicl_text.training.allocator`). The views are the trainer's data collator
     (``trainer.data_collator``). The trainer also carries ``dev_evaluator`` (None without ``eval.dev``),
-    ``nonfinite_guard`` and ``stop_on_signal`` (the callbacks :func:`finalize_run` and :func:`train` read),
-    and ``data_report`` (None for a given ``dataset``). The heavy imports happen here.
+    ``diagnostics_evaluator`` (None without ``eval.diagnostics``), ``nonfinite_guard`` and ``stop_on_signal``
+    (the callbacks :func:`finalize_run` and :func:`train` read), and ``data_report`` (None for a given
+    ``dataset``). The heavy imports happen here.
     """
     import torch
     import transformers
@@ -288,7 +294,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
         if ec.dev
         else None
     )
-    evaluator = dev
+    evaluator, diagnostics = dev, None
     if dev is not None and ec.diagnostics:
         diagnostics = DiagnosticsEvaluator(
             text=ec.text,
@@ -379,6 +385,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
     trainer.add_callback(RunProgress(f"eval_{dev.primary_metric}" if dev else None, ec.dev))
     trainer.mlm_model = mlm_model  # the encoder + MLM head, saved whole with mlm.save_head
     trainer.dev_evaluator, trainer.nonfinite_guard, trainer.stop_on_signal = dev, guard, stop
+    trainer.diagnostics_evaluator = diagnostics
     trainer.data_report = data_report
     return trainer
 

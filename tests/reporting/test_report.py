@@ -233,16 +233,58 @@ def test_table_and_series_helpers():
     assert au_points(log) == [(5, 0.3, -2.0)]
 
 
-def test_the_base_model_is_a_reference_row_and_a_dashed_line(tmp_path):
-    """Runs that recorded their base model's scores: the base once in the table, and on the dev plot."""
+def test_the_base_model_is_a_reference_row_a_dashed_line_and_a_cross(tmp_path, monkeypatch):
+    """Runs that recorded their base model's scores: the base once in the table, a dashed line on the dev plot,
+    and (with its alignment and uniformity) a labelled cross on the alignment-uniformity plot."""
+    from matplotlib.lines import Line2D
+
+    from fmicl_text.reporting import plots
+
+    figures = {}
+    real_save = plots._save
+
+    def keep(fig, path):
+        figures[Path(path).name] = fig
+        return real_save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
     runs = []
     for name, offset in (("a", 70.0), ("b", 72.0)):
         folder = make_run(tmp_path / name, full_scores(offset), [80.0, 82.0])
         results = json.loads((folder / "eval_results.json").read_text())
-        results["base"] = {"model": "bert-base-uncased", "dev": 60.5, "test": {"scores": full_scores(50.0)}}
+        results["base"] = {
+            "model": "bert-base-uncased",
+            "dev": 60.5,
+            "test": {"scores": full_scores(50.0)},
+            "alignment": 0.45,
+            "uniformity": -1.25,
+        }
         (folder / "eval_results.json").write_text(json.dumps(results))
         runs.append(folder)
     report = build_report(runs, tmp_path / "out")
     base_rows = [line for line in report.table.splitlines() if line.startswith("| base: bert-base-uncased")]
     assert len(base_rows) == 1 and "| 50.00 |" in base_rows[0] and base_rows[0].rstrip(" |").endswith("60.50")
-    assert (tmp_path / "out" / "stsb_dev.png").read_bytes().startswith(PNG_MAGIC)
+    check_png(tmp_path / "out" / "stsb_dev.png")
+    check_png(tmp_path / "out" / "align_uniform.png")
+
+    (dev_ax,) = figures["stsb_dev.png"].axes
+    dashed = [line for line in dev_ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [60.5, 60.5]
+    assert dashed[0].get_label() == "base: bert-base-uncased"
+    assert "base: bert-base-uncased" in [text.get_text() for text in dev_ax.get_legend().get_texts()]
+
+    (au_ax,) = figures["align_uniform.png"].axes
+    crosses = [line for line in au_ax.get_lines() if isinstance(line, Line2D) and line.get_marker() == "X"]
+    assert len(crosses) == 1  # the base once, though both runs recorded it
+    assert (list(crosses[0].get_xdata()), list(crosses[0].get_ydata())) == ([-1.25], [0.45])
+    assert crosses[0].get_label() == "base: bert-base-uncased"
+    assert "base: bert-base-uncased" in [text.get_text() for text in au_ax.texts]  # the label beside the cross
+    assert "X: base model" in au_ax.get_title()
+
+
+def test_no_base_cross_without_its_alignment_and_uniformity(tmp_path):
+    from fmicl_text.reporting.plots import alignment_uniformity_figure
+
+    run = make_run(tmp_path / "a", full_scores(70.0), [80.0, 82.0])
+    (ax,) = alignment_uniformity_figure({"a": au_points(load_run(run).log)}).axes
+    assert not [line for line in ax.get_lines() if line.get_marker() == "X"] and "X:" not in ax.get_title()

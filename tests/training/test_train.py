@@ -132,6 +132,27 @@ def test_checkpoints_hold_no_default_model_card(tiny_bert, tiny_data_home, tmp_p
     assert "sentence_transformers_model_id" not in (out / "README.md").read_text(encoding="utf-8")
 
 
+def test_the_base_models_alignment_and_uniformity_are_recorded(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    """With the diagnostics on, results["base"] holds the untrained model's alignment and uniformity, measured
+    as the diagnostics evaluator measures a step (the report's reference point), and cached per weights."""
+    from fmicl_text.evaluation.diagnostics import diagnose, load_diagnostics_data
+    from fmicl_text.modeling import ModelConfig, build_model
+
+    monkeypatch.setenv("FMICL_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = _recipe(tiny_bert, tiny_data_home, tmp_path / "run", **{"eval.final_suite": None})
+    train(recipe)
+    base = json.loads((tmp_path / "run" / "eval_results.json").read_text())["base"]
+    expected = diagnose(build_model(ModelConfig(tiny_bert)), load_diagnostics_data(data_dir=tiny_data_home),
+                        i_nce_batches=1)  # fmt: skip
+    assert base["alignment"] == pytest.approx(expected.alignment, rel=1e-4)
+    assert base["uniformity"] == pytest.approx(expected.uniformity, rel=1e-4)
+    assert len(list((tmp_path / "cache" / "base-scores").glob("*-geometry-stsb-dev-senteval-*.json"))) == 1
+    # Without the diagnostics, nothing is measured for them.
+    train(_recipe(tiny_bert, tiny_data_home, tmp_path / "plain", **{"eval.final_suite": None,
+                                                                     "eval.diagnostics": False}))  # fmt: skip
+    assert "alignment" not in json.loads((tmp_path / "plain" / "eval_results.json").read_text())["base"]
+
+
 @pytest.mark.slow
 def test_report_to_tensorboard_writes_the_training_loss(tiny_bert, tiny_data_home, tmp_path):
     """``--report-to tensorboard``: transformers' own callback writes the logged loss, one scalar per log row."""
