@@ -1,4 +1,5 @@
-"""Data: the local data home (standard names -> files) and the training-data reader."""
+"""Data: the local data home (standard names -> files), the one reader of data files (``files``) and the
+training-data reader."""
 
 from fmicl_text.data.home import (
     ENV_VAR,

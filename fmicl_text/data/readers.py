@@ -28,24 +28,20 @@ Cleaning: fields are stripped; a blank line, or a row with a blank field, is dro
 exact duplicate rows are counted but kept (dropping them would change the corpus the user named);
 order is kept. Sentences are not truncated here: the tokenizer does it (``max_seq_length``).
 
-Hub datasets come through ``datasets.load_dataset`` and are cleaned on their Arrow table. Local files
-are read here, once, into the dataset: ``load_dataset("text"|"csv"|"json")`` would parse them too, but
-not with these checks of every line (TSV without quoting, a row of the wrong width, a JSON line that
-does not parse, each named by file and line); reading the 200k-line ``wiki`` file this way is no
-slower than ``load_dataset("text")`` plus the cleaning ``map``.
+Files and Hub datasets both come through ``datasets.load_dataset`` (files by way of
+:mod:`fmicl_text.data.files`, which checks them first and names the file and line of a bad row) and
+are cleaned by one function on their Arrow table (:func:`_clean`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fmicl_text.data.files import parse_json, read_text
+from fmicl_text.data.files import TEXT, DataFile, Key, file_kind
 from fmicl_text.data.home import ENV_VAR, TRAIN_CORPORA, data_home
 from fmicl_text.errors import FmiclError, did_you_mean
 
@@ -75,7 +71,6 @@ SINGLE_COLUMNS: tuple[str, ...] = ("text", "sentence", "sent0")
 LABEL_COLUMNS: tuple[str, ...] = ("label", "labels", "gold_label", "score")
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".csv", ".tsv", ".jsonl", ".json", ".gz")
 HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?::(?P<split>[\w.\[\]:%+-]+))?$")
-_DELIMITER_NAMES = {",": "comma", "\t": "TAB", ";": "semicolon", "|": "pipe"}
 _EMPTY_FIX = "pass the file with the sentences: one a line (.txt), or a header and rows (.csv, .tsv, .jsonl)"
 
 
@@ -110,14 +105,6 @@ class DataReport:
         )
 
 
-@dataclass
-class _Table:
-    mode: str
-    inputs: list[str]  # input column per output column (anchor, positive[, negative])
-    values: list[list[str]]  # the cleaned fields, one list per distinct input column
-    blank: int
-
-
 def load_training_data(
     spec: str,
     *,
@@ -138,35 +125,33 @@ def load_training_data(
         check_column_mapping(columns)
 
     path = Path(spec).expanduser()
-    name = None
     if path.is_file() and (spec not in TRAIN_CORPORA or spec.lower().endswith(SUPPORTED_SUFFIXES)):
-        table, fmt, source = _read_file(path, columns), _file_format(path), str(spec)
+        return _from_file(path, columns, source=str(spec), name=None, max_samples=max_samples)
     elif spec in TRAIN_CORPORA:
         name, corpus = spec, TRAIN_CORPORA[spec]
         local = data_home(data_dir) / corpus.local
         if local.is_file():
-            table, fmt, source = _read_file(local, columns), _file_format(local), str(local)
-        elif corpus.hub is None:
+            return _from_file(local, columns, source=str(local), name=name, max_samples=max_samples)
+        if corpus.hub is None:
             raise FmiclError(
                 f"training corpus {spec!r} is not in the data home, and it has no Hub copy",
                 where=f"looked for {local}",
                 fix=f"pass --data-dir DIR or set {ENV_VAR} to a folder with {corpus.local}",
             )
-        else:
-            hub = corpus.hub
-            source = f"{hub.path}:{hub.split}" + (f" ({hub.data_files})" if hub.data_files else "")
-            try:
-                ds = _hub_load(hub.path, hub.split, hub.data_files)
-            except Exception as err:
-                raise FmiclError(
-                    f"training corpus {spec!r} is neither in the data home nor reachable on the Hub",
-                    where=f"looked for {local}; Hub {source}: {_reason(err)}",
-                    fix=(
-                        f"pass --data-dir DIR or set {ENV_VAR} to a folder with {corpus.local}, "
-                        f"or go online (unset HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) to download it"
-                    ),
-                ) from err
-            return _hub_dataset(ds, source, columns, name, max_samples)
+        hub = corpus.hub
+        source = f"{hub.path}:{hub.split}" + (f" ({hub.data_files})" if hub.data_files else "")
+        try:
+            ds = _hub_load(hub.path, hub.split, hub.data_files)
+        except Exception as err:
+            raise FmiclError(
+                f"training corpus {spec!r} is neither in the data home nor reachable on the Hub",
+                where=f"looked for {local}; Hub {source}: {_reason(err)}",
+                fix=(
+                    f"pass --data-dir DIR or set {ENV_VAR} to a folder with {corpus.local}, "
+                    f"or go online (unset HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) to download it"
+                ),
+            ) from err
+        return _hub_dataset(ds, source, columns, name, max_samples)
     elif path.is_dir():
         raise FmiclError(f"training data {spec!r} is a folder, not a file", where=str(path), fix=_spec_fix())
     elif (m := HUB_ID.match(spec)) and not _looks_like_file(spec):
@@ -186,39 +171,10 @@ def load_training_data(
         return _hub_dataset(ds, source, columns, None, max_samples)
     elif _looks_like_file(spec):
         raise FmiclError(f"training data file not found: {spec}", where=str(path.absolute()), fix=_spec_fix())
-    else:
-        raise FmiclError(
-            f"training data {spec!r} is not a file, a known corpus name or a Hub id (owner/name[:split])",
-            fix=did_you_mean(spec, TRAIN_CORPORA),
-        )
-    return _build(table, source=source, fmt=fmt, name=name, max_samples=max_samples)
-
-
-def _build(table: _Table, *, source: str, fmt: str, name: str | None, max_samples: int | None):
-    import datasets
-
-    total = len(table.values[0])
-    values = [col[:max_samples] for col in table.values] if max_samples else table.values
-    rows = len(values[0])
-    duplicates = rows - len(set(zip(*values, strict=True))) if len(values) > 1 else rows - len(set(values[0]))
-    out = ["anchor", "positive"] if table.mode == "unsupervised" else list(ROLES[: len(table.inputs)])
-    if table.mode == "unsupervised":
-        data = {"anchor": values[0], "positive": values[0]}
-    else:
-        data = dict(zip(out, values, strict=True))
-    report = DataReport(
-        source=source,
-        format=fmt,
-        rows=rows,
-        blank_dropped=table.blank,
-        duplicates=duplicates,
-        columns=out,
-        mode=table.mode,
-        input_columns=list(table.inputs),
-        rows_before_limit=total,
-        name=name,
+    raise FmiclError(
+        f"training data {spec!r} is not a file, a known corpus name or a Hub id (owner/name[:split])",
+        fix=did_you_mean(spec, TRAIN_CORPORA),
     )
-    return datasets.Dataset.from_dict(data), report
 
 
 # --- resolution helpers -------------------------------------------------------------------------
@@ -335,223 +291,80 @@ def _choose_columns(available: Sequence[str], columns: dict[str, str] | None, wh
     )
 
 
-# --- reading ------------------------------------------------------------------------------------
+# --- reading and cleaning ---------------------------------------------------------------------
 
 
 def _file_format(path: Path) -> str:
-    """txt, csv, tsv, jsonl or json, plus ``.gz`` when compressed."""
-    name = path.name.lower()
-    gz = name.endswith(".gz")
-    base = name[:-3] if gz else name
-    for kind in ("csv", "tsv", "jsonl", "json", "txt"):
-        if base.endswith("." + kind):
-            return kind + (".gz" if gz else "")
-    if gz:
-        return "txt.gz"
-    raise FmiclError(
-        f"unsupported training data file type: {path.name}",
-        where=str(path),
-        fix=f"use one of {', '.join(SUPPORTED_SUFFIXES)} (.gz: compressed, e.g. .txt.gz, .tsv.gz)",
-    )
+    """txt, csv, tsv, jsonl or json, plus ``.gz`` when compressed (a ``.gz`` of anything else: txt.gz)."""
+    kind, gz = file_kind(path)
+    if kind is None and not gz:
+        raise FmiclError(
+            f"unsupported training data file type: {path.name}",
+            where=str(path),
+            fix=f"use one of {', '.join(SUPPORTED_SUFFIXES)} (.gz: compressed, e.g. .txt.gz, .tsv.gz)",
+        )
+    return (kind or "txt") + (".gz" if gz else "")
 
 
-def _read_file(path: Path, columns: dict[str, str] | None) -> _Table:
+def _from_file(path: Path, columns: dict[str, str] | None, *, source: str, name: str | None, max_samples: int | None):
+    """A training data file through the shared reader (checks, then ``load_dataset``), then :func:`_clean`."""
     fmt = _file_format(path)
     kind = fmt.removesuffix(".gz")
-    text = _read_text(path, compressed=fmt.endswith(".gz"))
-    where = str(path)
+    file = DataFile(
+        path,
+        kind,
+        label="training data file",
+        compressed=fmt.endswith(".gz"),
+        empty_fix=_EMPTY_FIX,
+        formats=("csv", "tsv"),
+        arrays=True,
+    )
+    skipped = 0  # blank lines the parser skips (JSON lines); other formats keep them as rows, dropped by _clean
     if kind == "txt":
         if columns is not None:
             raise FmiclError(
                 "a column mapping (data.columns) applies to csv/tsv/jsonl files and Hub datasets, "
                 "not to one-sentence-a-line text",
-                where=where,
+                where=str(path),
             )
-        return _read_lines(text, where)
-    if kind in ("csv", "tsv"):
-        return _read_csv(text, kind, where, columns)
-    return _read_json(text, where, columns)
-
-
-def _read_text(path: Path, *, compressed: bool) -> str:
-    """The file's text; binary files, broken gzip and non-UTF-8 bytes are caught by the shared ``read_text``."""
-    text = read_text(path, label="training data file", compressed=compressed)
-    if not text:
-        raise FmiclError("training data file is empty", where=str(path), fix=_EMPTY_FIX)
-    return text
-
-
-def _read_lines(text: str, where: str) -> _Table:
-    # split("\n"), not splitlines(): the latter also splits on U+2028, \x0c, \x1c... inside sentences.
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    kept = [s for s in (line.strip() for line in lines) if s]
-    if not kept:
-        raise FmiclError("no sentences: the training data file has only blank lines", where=where, fix=_EMPTY_FIX)
-    return _Table("unsupervised", ["line"], [kept], len(lines) - len(kept))
-
-
-def _read_csv(text: str, kind: str, where: str, columns: dict[str, str] | None) -> _Table:
-    delimiter = "\t" if kind == "tsv" else ","
-    # TSV has no quoting (a sentence may begin with "); CSV uses standard quoting, strictly parsed.
-    quoting = csv.QUOTE_NONE if kind == "tsv" else csv.QUOTE_MINIMAL
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting, strict=True)
-    try:
-        header = next((row for row in reader if row), None)
-        if header is None:
-            raise FmiclError("no sentences: the training data file has only blank lines", where=where, fix=_EMPTY_FIX)
-        header = [h.strip() for h in header]
-        if len(header) == 1:
-            _check_delimiter(header[0], kind, where, reader.line_num)
-        mode, inputs = _choose_columns(header, columns, f"{where}, line {reader.line_num} (header)")
-        unique = list(dict.fromkeys(inputs))
-        idx = [header.index(c) for c in unique]
-        width = len(header)
-        cols: list[list[str]] = [[] for _ in unique]
-        blank = data_rows = 0
-        for row in reader:
-            data_rows += 1
-            if len(row) != width:
-                if not any(f.strip() for f in row):  # a blank or whitespace-only line
-                    blank += 1
-                    continue
-                if len(row) < width or any(f.strip() for f in row[width:]):
-                    _bad_width(row, width, kind, f"{where}, line {reader.line_num}")
-            blank += not _add_row(cols, [row[i].strip() for i in idx])
-    except csv.Error as err:
-        raise FmiclError(
-            f"malformed {kind.upper()}: {err}",
-            where=f"{where}, line {reader.line_num}",
-            fix='in a .csv, a field with a comma or a quote must be quoted ("..."), its quotes doubled ("")'
-            if kind == "csv"
-            else "a .tsv has one TAB between fields and no TAB or newline inside a field",
-        ) from err
-    if not data_rows:
-        raise FmiclError("no rows: the training data file has a header and nothing else", where=where)
-    if not cols[0]:
-        raise FmiclError(f"no usable rows: all {data_rows:,} rows are blank or have a blank field", where=where)
-    return _Table(mode, inputs, _expand(cols, unique, inputs), blank)
-
-
-def _check_delimiter(field_: str, kind: str, where: str, line: int) -> None:
-    """A one-column header that contains another delimiter means the wrong file type."""
-    for delim, label in _DELIMITER_NAMES.items():
-        if delim in field_ and delim != ("\t" if kind == "tsv" else ","):
-            expected = "TAB" if kind == "tsv" else "comma"
-            fix = {",": "rename it to .csv", "\t": "rename it to .tsv"}.get(
-                delim, "convert it to comma-separated (.csv) or TAB-separated (.tsv)"
-            )
-            raise FmiclError(
-                f"the header looks {label}-separated, but a .{kind} file is read as {expected}-separated",
-                where=f"{where}, line {line}: {field_[:120]!r}",
-                fix=fix,
-            )
-
-
-def _bad_width(row: list[str], width: int, kind: str, where: str) -> None:
-    n = len(row)
-    hint = ""
-    if kind == "tsv" and n < width and any("," in f for f in row):
-        hint = " (is this line comma-separated? a .tsv needs TABs)"
-    elif kind == "tsv" and n > width:
-        hint = " (a TAB inside a sentence? a .tsv has no quoting)"
-    raise FmiclError(
-        f"a row has {'too few' if n < width else 'too many'} fields: {n}, the header has {width}{hint}",
-        where=where,
-        fix="every row needs one field per header column",
-    )
-
-
-def _expand(cols: list[list[str]], unique: list[str], inputs: list[str]) -> list[list[str]]:
-    """One value list per output column (the same input column may feed two roles)."""
-    return [cols[unique.index(c)] for c in inputs] if len(unique) != len(inputs) else cols
-
-
-def _read_json(text: str, where: str, columns: dict[str, str] | None) -> _Table:
-    records: Iterable[tuple[str, Any]]
-    if text.lstrip().startswith("["):  # a .json holding one array of objects
-        items = parse_json(
-            text, where, 1, "a .json file holds one array of objects [{...}, {...}], or one object a line"
-        )
-        records = ((f"item {i + 1}", obj) for i, obj in enumerate(items))
-        blank_lines = 0
+        mode, inputs = "unsupervised", ["line"]
+        data = file.load().data.rename_column("text", "line")
     else:
-        lines = text.split("\n")
-        if lines[-1] == "":
-            lines.pop()
-        records = _json_lines(lines, where)
-        blank_lines = sum(1 for line in lines if not line.strip())
-    mode: str | None = None
-    inputs: list[str] = []
-    unique: list[str] = []
-    cols: list[list[str]] = []
-    blank = data_rows = 0
-    for loc, obj in records:
-        if not isinstance(obj, dict):
-            raise FmiclError(
-                f"expected a JSON object with named fields, found {type(obj).__name__}",
-                where=f"{where}, {loc}",
-            )
-        if mode is None:
-            mode, inputs = _choose_columns(list(obj), columns, f"{where}, {loc} (first row)")
-            unique = list(dict.fromkeys(inputs))
-            cols = [[] for _ in unique]
-        data_rows += 1
-        vals = []
-        for key in unique:
-            if key not in obj:
-                raise FmiclError(
-                    f"a row has no key {key!r} (the first row set the columns {inputs})",
-                    where=f"{where}, {loc}",
-                )
-            vals.append(_text(obj[key], key, f"{where}, {loc}"))
-        blank += not _add_row(cols, vals)
-    if not data_rows:
-        raise FmiclError("no rows: the training data file has only blank lines or an empty array", where=where)
-    if not cols[0]:
-        raise FmiclError(f"no usable rows: all {data_rows:,} rows have a blank field", where=where)
-    assert mode is not None
-    return _Table(mode, inputs, _expand(cols, unique, inputs), blank + blank_lines)
-
-
-def _text(value: Any, key: str, where: str) -> str:
-    """A JSON or Hub field as stripped text: None counts as blank, anything not a string is an error."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise FmiclError(
-            f"field {key!r} is {type(value).__name__}, not text: {repr(value)[:60]}",
-            where=where,
-            fix=f"every {key!r} must be a JSON string (or null to drop the row)",
-        )
-    return value.strip()
-
-
-def _add_row(cols: list[list[str]], vals: list[str]) -> bool:
-    """Append a row of fields to the columns unless a field is blank; says whether it was kept."""
-    if not all(vals):
-        return False
-    for col, v in zip(cols, vals, strict=True):
-        col.append(v)
-    return True
-
-
-def _json_lines(lines: list[str], where: str) -> Iterable[tuple[str, Any]]:
-    for i, line in enumerate(lines, 1):
-        if line.strip():
-            yield f"line {i}", parse_json(line, where, i, "a .jsonl file has one complete JSON object per line")
+        mode, inputs = _choose_columns(file.header, columns, file.where(file.header_line))
+        unique = list(dict.fromkeys(inputs))
+        if kind in ("csv", "tsv"):
+            data = file.load(unique).data
+        else:  # a null is a blank field; a missing key or a value that is not text is an error
+            data = file.load({key: Key(TEXT, nullable=True) for key in unique}).data
+            skipped = 0 if file.array is not None else file.count_lines() - len(data)
+    return _clean(data, mode, inputs, source=source, fmt=fmt, name=name, max_samples=max_samples, skipped=skipped)
 
 
 def _hub_dataset(ds: Any, source: str, columns: dict[str, str] | None, name: str | None, max_samples: int | None):
-    """A loaded Hub dataset, with the same column detection and cleaning as a file, done on its Arrow
-    table (no round trip through Python lists): strip, drop rows with a blank or null field, count."""
+    mode, inputs = _choose_columns(list(ds.column_names), columns, f"Hub dataset {source}")
+    return _clean(ds, mode, inputs, source=source, fmt="hub", name=name, max_samples=max_samples)
+
+
+def _clean(
+    ds: Any,
+    mode: str,
+    inputs: list[str],
+    *,
+    source: str,
+    fmt: str,
+    name: str | None,
+    max_samples: int | None,
+    skipped: int = 0,
+):
+    """The cleaning of every training dataset, file or Hub, on its Arrow table (no round trip through Python
+    lists): strip the fields of the ``inputs`` columns, drop a row with a blank or null field, count; keep
+    ``max_samples`` rows; name the columns anchor, positive[, negative]. ``skipped``: blank lines the parser
+    already dropped, counted with the rest."""
     import datasets
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    where = f"Hub dataset {source}"
-    mode, inputs = _choose_columns(list(ds.column_names), columns, where)
+    where = source if fmt != "hub" else f"Hub dataset {source}"
     unique = list(dict.fromkeys(inputs))
     table = ds.select_columns(unique).with_format("arrow")[:]  # honours any indices mapping (a slice, a select)
     for key in unique:
@@ -567,7 +380,12 @@ def _hub_dataset(ds: Any, source: str, columns: dict[str, str] | None, name: str
         keep = usable if keep is None else pc.and_(keep, usable)
     clean = pa.table(stripped).filter(keep)
     if not clean.num_rows:
-        raise FmiclError("no usable rows in the Hub dataset (empty, or every row has a blank field)", where=where)
+        rows = table.num_rows + skipped
+        raise FmiclError(
+            f"no usable rows: all {rows:,} rows are blank or have a blank field" if rows else "no rows",
+            where=where,
+            fix="rows need a text in every column used (blank and null fields drop the row)",
+        )
     total = clean.num_rows
     if max_samples:
         clean = clean.slice(0, max_samples)
@@ -577,9 +395,9 @@ def _hub_dataset(ds: Any, source: str, columns: dict[str, str] | None, name: str
     result = pa.table({role: clean.column(key) for role, key in zip(out, sources, strict=True)})
     report = DataReport(
         source=source,
-        format="hub",
+        format=fmt,
         rows=clean.num_rows,
-        blank_dropped=table.num_rows - total,
+        blank_dropped=skipped + table.num_rows - total,
         duplicates=clean.num_rows - distinct,
         columns=out,
         mode=mode,

@@ -21,10 +21,11 @@ in ``LOCAL_TASK_CLASSES``), of which each folder is an instance holding its own 
 ``AbsTaskRetrieval`` with ``top_ranked`` candidates, as mteb v2's reranking tasks are (``AbsTaskReranking`` is
 deprecated there and only converts Hub datasets of the old format).
 
-``load_data`` reads and checks every file into ``datasets`` objects, failing with an :class:`FmiclError` that
-names the file and line, so a bad file stops the run before any model is loaded; ``dataset_transform`` then turns
-what the files hold into what mteb's class scores (class ids for labels; a reranking file's lines into a corpus
-and each query's candidates), as it does for mteb's own tasks.
+``load_data`` reads and checks every file with ``datasets.load_dataset`` (through :mod:`fmicl_text.data.files`,
+the reader of every input), failing with an :class:`FmiclError` that names the file and line, so a bad file stops
+the run before any model is loaded; ``dataset_transform`` then turns what the files hold into what mteb's class
+scores (class ids for labels; a reranking file's lines into a corpus and each query's candidates), on the Arrow
+tables, as it does for mteb's own tasks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict
 from mteb import TaskMetadata
 from mteb.abstasks import (
@@ -50,9 +54,9 @@ from mteb.abstasks import (
     AbsTaskSTS,
 )
 
-from fmicl_text.data.files import read_jsonl, read_tsv
+from fmicl_text.data.files import ID, TEXT, TEXTS, DataFile, Key, Table, floats
 from fmicl_text.errors import FmiclError, did_you_mean
-from fmicl_text.evaluation.sts import read_sts_tsv
+from fmicl_text.evaluation.sts import read_sts_table
 
 logger = logging.getLogger(__name__)
 
@@ -231,11 +235,39 @@ def _require_file(spec: LocalTaskSpec, relative: str) -> Path:
     return path
 
 
-def _label(value: str, where: str, line_no: int) -> str:
-    label = value.strip()
-    if not label:
-        raise FmiclError(f"empty label on line {line_no}", where=where, fix="every row needs a label")
-    return label
+def _read_tsv(spec: LocalTaskSpec, relative: str, columns: tuple[str, ...]) -> Table:
+    """The task file's ``columns`` (a headed TSV; extra columns ignored), as text."""
+    file = DataFile(_require_file(spec, relative), "tsv", formats=("tsv",))
+    file.require(columns)
+    return file.load(columns, blank_lines="error")
+
+
+def _arrow(data: Dataset) -> pa.Table:
+    return data.with_format("arrow")[:]  # honours any indices mapping
+
+
+def _labels(table: Table) -> pa.ChunkedArray:
+    """The label column, stripped; an empty label fails, naming its line."""
+    labels = pc.utf8_trim_whitespace(_arrow(table.data).column("label"))
+    empty = pc.equal(pc.utf8_length(labels), 0)
+    if pc.any(empty).as_py():
+        row = pc.index(empty, True).as_py()
+        raise FmiclError(
+            f"line {table.line(row)} has an empty label", where=table.where(row), fix="every row needs a label"
+        )
+    return labels
+
+
+def _first_duplicate(ids: pa.ChunkedArray) -> int | None:
+    """The row of the first id seen before, if any."""
+    if len(pc.unique(ids)) == len(ids):
+        return None
+    seen: set[str] = set()
+    for row, value in enumerate(ids.to_pylist()):
+        if value in seen:
+            return row
+        seen.add(value)
+    return None
 
 
 def _label_ids(labels: list[str]) -> dict[str, int]:
@@ -273,11 +305,15 @@ class LocalTask(AbsTask):
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         """Read and check the folder (``read_files``), then ``dataset_transform``, as mteb's ``load_data`` does.
 
-        AbsTask.load_data's docstring says not to override it but to use ``dataset_transform`` after it has read
-        ``metadata.dataset`` with ``datasets.load_dataset``; that is for data on the Hugging Face Hub. For data
-        that is not, mteb's guide overrides ``load_data`` to set ``self.dataset`` and ``self.data_loaded`` itself
-        ("Adding a Dataset", the "Overwriting load_data" example: docs/contributing/adding_a_dataset.md in the
-        mteb repository), as its own tasks with other layouts do (``AbsTaskRetrieval.load_data``, for one).
+        AbsTask.load_data's docstring says not to override it but to use ``dataset_transform`` after it has called
+        ``datasets.load_dataset(**metadata.dataset)``. That cannot read a local folder the way these tasks need:
+        ``TaskMetadata.dataset`` accepts only ``path``, ``revision``, ``name``, ``split`` and
+        ``trust_remote_code`` (``data_files``, a delimiter or ``quoting`` are refused as extra fields), and a bad
+        file must fail naming its line before any model loads. mteb's guide overrides ``load_data`` for such
+        cases, setting ``self.dataset`` and ``self.data_loaded`` itself ("Adding a Dataset", the "Overwriting
+        load_data" example: docs/contributing/adding_a_dataset.md in the mteb repository), as its own tasks with
+        other layouts do (``AbsTaskRetrieval.load_data``, for one). The files still go through
+        ``datasets.load_dataset`` (``read_files``), and ``dataset_transform`` does the rest.
         """
         if self.data_loaded:
             return
@@ -305,9 +341,8 @@ class LocalSTSTask(LocalTask, AbsTaskSTS):
     def read_files(self) -> DatasetDict:
         spec = self.local_spec
         path = _require_file(spec, "test.tsv")
-        pairs = read_sts_tsv(path)  # the same reader, checks and messages as `fmicl-text eval sts`
-        scores = [float(s) for s in pairs.scores]
-        low, high = min(scores), max(scores)
+        table, scores = read_sts_table(path)  # the same reader, checks and messages as `fmicl-text eval sts`
+        low, high = float(scores.min()), float(scores.max())
         options = self.local_options
         min_score = float(options.get("min_score", low))
         max_score = float(options.get("max_score", high))
@@ -318,18 +353,21 @@ class LocalSTSTask(LocalTask, AbsTaskSTS):
                 where=str(spec.folder / ("task.json" if ranged else "test.tsv")),
                 fix="an STS task needs gold scores that differ; set min_score < max_score in task.json",
             )
-        for i, score in enumerate(scores):
-            if not min_score <= score <= max_score:
-                raise FmiclError(
-                    f"score {score} on line {i + 2} is outside [min_score {min_score}, max_score {max_score}]",
-                    where=f"{path}:{i + 2}",
-                    fix="fix the score or the range in task.json",
-                )
+        outside = np.flatnonzero((scores < min_score) | (scores > max_score))
+        if outside.size:
+            row = int(outside[0])
+            raise FmiclError(
+                f"score {float(scores[row])} on line {table.line(row)} is outside "
+                f"[min_score {min_score}, max_score {max_score}]",
+                where=table.where(row),
+                fix="fix the score or the range in task.json",
+            )
         if low == high:
             raise FmiclError(f"every gold score is {low}: Spearman is undefined", where=str(path))
         self.min_score, self.max_score = min_score, max_score
-        data = {"sentence1": pairs.sentence1, "sentence2": pairs.sentence2, "score": scores}
-        return DatasetDict({"test": Dataset.from_dict(data)})
+        rows = _arrow(table.data)
+        data = pa.table({"sentence1": rows["sentence1"], "sentence2": rows["sentence2"], "score": scores})
+        return DatasetDict({"test": Dataset(data)})
 
 
 class LocalClassificationTask(LocalTask, AbsTaskClassification):
@@ -337,24 +375,21 @@ class LocalClassificationTask(LocalTask, AbsTaskClassification):
 
     def read_files(self) -> DatasetDict:
         spec = self.local_spec
-        splits: dict[str, tuple[list[str], list[str]]] = {}
+        splits: dict[str, pa.Table] = {}
         for split in ("train", "test"):
-            path = _require_file(spec, f"{split}.tsv")
-            rows = read_tsv(path, ("text", "label"))
-            splits[split] = ([r["text"] for _, r in rows], [_label(r["label"], f"{path}:{n}", n) for n, r in rows])
-        train_labels, test_labels = splits["train"][1], splits["test"][1]
-        if len(set(train_labels)) < 2:
+            table = _read_tsv(spec, f"{split}.tsv", ("text", "label"))
+            splits[split] = pa.table({"text": _arrow(table.data)["text"], "label": _labels(table)})
+        train_labels = pc.unique(splits["train"]["label"]).to_pylist()
+        if len(train_labels) < 2:
             raise FmiclError(
                 f"train.tsv has a single label ({train_labels[0]!r})",
                 where=str(spec.folder / "train.tsv"),
                 fix="a classifier needs at least two labels to learn from",
             )
-        unseen = sorted(set(test_labels) - set(train_labels))
+        unseen = sorted(set(pc.unique(splits["test"]["label"]).to_pylist()) - set(train_labels))
         if unseen:
             logger.warning("%s: test labels never seen in train.tsv (never predicted): %s", spec.name, unseen)
-        return DatasetDict(
-            {split: Dataset.from_dict({"text": texts, "label": labels}) for split, (texts, labels) in splits.items()}
-        )
+        return DatasetDict({split: Dataset(table) for split, table in splits.items()})
 
     def dataset_transform(self, num_proc: int | None = None, **kwargs: Any) -> None:
         """Label names -> class ids, one numbering for the train and test splits (see ``_label_ids``)."""
@@ -374,16 +409,15 @@ class LocalClusteringTask(LocalTask, AbsTaskClustering):
     max_fraction_of_documents_to_embed = None
 
     def read_files(self) -> DatasetDict:
-        path = _require_file(self.local_spec, "test.tsv")
-        rows = read_tsv(path, ("text", "label"))
-        labels = [_label(r["label"], f"{path}:{n}", n) for n, r in rows]
-        if len(set(labels)) < 2:
+        table = _read_tsv(self.local_spec, "test.tsv", ("text", "label"))
+        labels = _labels(table)
+        if len(pc.unique(labels)) < 2:
             raise FmiclError(
-                f"every row has the label {labels[0]!r}",
-                where=str(path),
+                f"every row has the label {labels[0].as_py()!r}",
+                where=str(table.file.path),
                 fix="clustering needs at least two labels (clusters)",
             )
-        return DatasetDict({"test": Dataset.from_dict({"text": [r["text"] for _, r in rows], "label": labels})})
+        return DatasetDict({"test": Dataset(pa.table({"text": _arrow(table.data)["text"], "label": labels}))})
 
 
 class LocalPairClassificationTask(LocalTask, AbsTaskPairClassification):
@@ -392,34 +426,27 @@ class LocalPairClassificationTask(LocalTask, AbsTaskPairClassification):
     label_column_name = "label"
 
     def read_files(self) -> DatasetDict:
-        path = _require_file(self.local_spec, "test.tsv")
-        rows = read_tsv(path, ("sentence1", "sentence2", "label"))
-        labels = []
-        for line_no, row in rows:
-            raw = row["label"].strip()
-            try:
-                value = float(raw)
-            except ValueError:
-                value = math.nan
-            if value not in (0.0, 1.0):
-                raise FmiclError(
-                    f"label {raw!r} on line {line_no} is not 0 or 1",
-                    where=f"{path}:{line_no}",
-                    fix="pair classification labels are 1 (the pair matches) or 0 (it does not)",
-                )
-            labels.append(int(value))
-        if len(set(labels)) < 2:
+        table = _read_tsv(self.local_spec, "test.tsv", ("sentence1", "sentence2", "label"))
+        rows = _arrow(table.data)
+        raw = pc.utf8_trim_whitespace(rows["label"])
+        values = floats(raw)
+        wrong = np.flatnonzero((values != 0.0) & (values != 1.0))
+        if wrong.size:
+            row = int(wrong[0])
+            raise FmiclError(
+                f"label {raw[row].as_py()!r} on line {table.line(row)} is not 0 or 1",
+                where=table.where(row),
+                fix="pair classification labels are 1 (the pair matches) or 0 (it does not)",
+            )
+        labels = values.astype(np.int64)
+        if len(np.unique(labels)) < 2:
             raise FmiclError(
                 f"every pair has the label {labels[0]}",
-                where=str(path),
+                where=str(table.file.path),
                 fix="average precision needs both positive (1) and negative (0) pairs",
             )
-        data = {
-            "sentence1": [r["sentence1"] for _, r in rows],
-            "sentence2": [r["sentence2"] for _, r in rows],
-            "label": labels,
-        }
-        return DatasetDict({"test": Dataset.from_dict(data)})
+        data = pa.table({"sentence1": rows["sentence1"], "sentence2": rows["sentence2"], "label": labels})
+        return DatasetDict({"test": Dataset(data)})
 
 
 class LocalRetrievalTask(LocalTask, AbsTaskRetrieval):
@@ -431,31 +458,26 @@ class LocalRetrievalTask(LocalTask, AbsTaskRetrieval):
         queries_path = _first_existing(spec.folder, ("queries.jsonl", "queries.jsonl.gz"))
         qrels_path = _require_file(spec, "qrels/test.tsv")
 
-        corpus: dict[str, tuple[str, str]] = {}
-        for line_no, obj in read_jsonl(corpus_path, {"_id": (str, int), "text": str}):
-            doc_id = str(obj["_id"])
-            title = obj.get("title") or ""
-            if not isinstance(title, str):
-                raise FmiclError(f"line {line_no}: 'title' must be a string", where=f"{corpus_path}:{line_no}")
-            if doc_id in corpus:
-                raise FmiclError(f"duplicate corpus _id {doc_id!r} on line {line_no}", where=f"{corpus_path}:{line_no}")
-            corpus[doc_id] = (title, obj["text"])
-        queries: dict[str, str] = {}
-        for line_no, obj in read_jsonl(queries_path, {"_id": (str, int), "text": str}):
-            query_id = str(obj["_id"])
-            if query_id in queries:
-                raise FmiclError(
-                    f"duplicate query _id {query_id!r} on line {line_no}", where=f"{queries_path}:{line_no}"
-                )
-            queries[query_id] = obj["text"]
+        corpus = DataFile(corpus_path, "jsonl").load(
+            {"_id": Key(ID), "title": Key(TEXT, required=False), "text": Key(TEXT)}
+        )
+        queries = DataFile(queries_path, "jsonl").load({"_id": Key(ID), "text": Key(TEXT)})
+        for table, what in ((corpus, "corpus"), (queries, "query")):
+            row = _first_duplicate(_arrow(table.data)["_id"])
+            if row is not None:
+                doc_id = _arrow(table.data)["_id"][row].as_py()
+                raise FmiclError(f"duplicate {what} _id {doc_id!r} on line {table.line(row)}", where=table.where(row))
+        corpus_ids = set(_arrow(corpus.data)["_id"].to_pylist())
+        query_ids = set(_arrow(queries.data)["_id"].to_pylist())
 
         relevant: dict[str, dict[str, int]] = {}
-        for line_no, row in read_tsv(qrels_path, ("query-id", "corpus-id", "score")):
-            where = f"{qrels_path}:{line_no}"
-            query_id, doc_id, raw = row["query-id"].strip(), row["corpus-id"].strip(), row["score"].strip()
-            if query_id not in queries:
+        qrels = _read_tsv(spec, "qrels/test.tsv", ("query-id", "corpus-id", "score"))
+        columns = [pc.utf8_trim_whitespace(column).to_pylist() for column in _arrow(qrels.data).columns]
+        for row, (query_id, doc_id, raw) in enumerate(zip(*columns, strict=True)):  # mteb takes qrels as dicts
+            line_no, where = qrels.line(row), qrels.where(row)
+            if query_id not in query_ids:
                 raise FmiclError(f"line {line_no}: query-id {query_id!r} is not in {queries_path.name}", where=where)
-            if doc_id not in corpus:
+            if doc_id not in corpus_ids:
                 raise FmiclError(f"line {line_no}: corpus-id {doc_id!r} is not in {corpus_path.name}", where=where)
             try:
                 score = int(raw)
@@ -468,13 +490,13 @@ class LocalRetrievalTask(LocalTask, AbsTaskRetrieval):
             relevant.setdefault(query_id, {})[doc_id] = score
         if not any(score > 0 for docs in relevant.values() for score in docs.values()):
             raise FmiclError("no query has a relevant document (score > 0)", where=str(qrels_path))
-        titles = [title for title, _ in corpus.values()]
+        docs, asked = _arrow(corpus.data), _arrow(queries.data)
         return {
             "test": {
-                "corpus": Dataset.from_dict(
-                    {"id": list(corpus), "title": titles, "text": [text for _, text in corpus.values()]}
+                "corpus": Dataset(
+                    pa.table({"id": docs["_id"], "title": pc.fill_null(docs["title"], ""), "text": docs["text"]})
                 ),
-                "queries": Dataset.from_dict({"id": list(queries), "text": list(queries.values())}),
+                "queries": Dataset(pa.table({"id": asked["_id"], "text": asked["text"]})),
                 "relevant_docs": relevant,
                 "top_ranked": None,
             }
@@ -490,16 +512,10 @@ class LocalRerankingTask(LocalTask, AbsTaskRetrieval):
 
     def read_files(self) -> DatasetDict:
         path = _require_file(self.local_spec, "test.jsonl")
-        lines = read_jsonl(path, {"query": str, "positive": list, "negative": list})
-        for line_no, obj in lines:
-            for key in ("positive", "negative"):
-                if not all(isinstance(doc, str) for doc in obj[key]):
-                    raise FmiclError(f"line {line_no}: {key!r} must be a list of strings", where=f"{path}:{line_no}")
-        data = {
-            "id": [f"q{line_no}" for line_no, _ in lines],  # query ids name their line
-            **{key: [obj[key] for _, obj in lines] for key in ("query", "positive", "negative")},
-        }
-        return DatasetDict({"test": Dataset.from_dict(data)})
+        table = DataFile(path, "jsonl").load({"query": Key(TEXT), "positive": Key(TEXTS), "negative": Key(TEXTS)})
+        lines = _arrow(table.data)
+        ids = pa.array([f"q{line}" for line in table.lines()], pa.string())  # query ids name their line
+        return DatasetDict({"test": Dataset(lines.add_column(0, "id", ids))})
 
     def dataset_transform(self, num_proc: int | None = None, **kwargs: Any) -> None:
         """Each line's positives (relevance 1) and negatives (0) become its query's ``top_ranked`` candidates."""

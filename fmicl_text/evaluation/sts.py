@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import spearmanr
 
-from fmicl_text.data.files import read_tsv
+from fmicl_text.data.files import DataFile, Table, floats
 from fmicl_text.data.home import STS_SCORE_RANGES, TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
 
@@ -66,6 +66,7 @@ class StsPairs:
     scores: np.ndarray
     subsets: list[str] | None
     path: Path
+    first_line: int = 2  # the line of the first pair (after the header)
 
     def __len__(self) -> int:
         return len(self.sentence1)
@@ -135,27 +136,38 @@ def read_sts_tsv(path: str | os.PathLike) -> StsPairs:
     Validation happens here, at the door, so a bad file fails with its name and line number
     instead of as a NaN correlation or a stack trace after minutes of encoding.
     """
+    table, scores = read_sts_table(path)
+    data = table.data
+    subsets = data["subset"] if "subset" in data.column_names else None
+    return StsPairs(data["sentence1"], data["sentence2"], scores, subsets, table.file.path, table.line(0))
+
+
+def read_sts_table(path: str | os.PathLike) -> tuple[Table, np.ndarray]:
+    """The rows of one STS TSV (sentence1, sentence2, score[, subset], as text) and its gold scores, checked;
+    the reader of ``eval sts`` and of local MTEB STS tasks."""
     path = Path(path)
     if not path.is_file():
         raise FmiclError("STS file not found", where=str(path), fix="check the path or the data home")
-    rows = read_tsv(path, REQUIRED_COLUMNS, optional=("subset",))
-    scores: list[float] = []
-    for line_no, row in rows:
-        try:
-            score = float(row["score"])
-        except ValueError:
-            score = math.nan
-        if not math.isfinite(score):
-            raise FmiclError(
-                f"score {row['score']!r} on line {line_no} is not a finite number",
-                where=f"{path}:{line_no}",
-                fix="every row needs a numeric gold score",
-            )
-        scores.append(score)
-    subsets = [row["subset"] for _, row in rows] if "subset" in rows[0][1] else None
-    sentence1 = [row["sentence1"] for _, row in rows]
-    sentence2 = [row["sentence2"] for _, row in rows]
-    return StsPairs(sentence1, sentence2, np.asarray(scores, dtype=np.float64), subsets, path)
+    fix = f"expected a header line ({', '.join(REQUIRED_COLUMNS)}) and TAB-separated rows"
+    file = DataFile(path, "tsv", empty_fix=fix, formats=("tsv",))
+    file.require(REQUIRED_COLUMNS)
+    table = file.load([*REQUIRED_COLUMNS, *(["subset"] if "subset" in file.header else [])], blank_lines="error")
+    return table, _gold_scores(table)
+
+
+def _gold_scores(table: Table) -> np.ndarray:
+    """The score column as float64; a score that is not a finite number fails, naming its line."""
+    raw = table.data.data.table.column("score")
+    scores = floats(raw)
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        row = int(bad[0])
+        raise FmiclError(
+            f"score {raw[row].as_py()!r} on line {table.line(row)} is not a finite number",
+            where=table.where(row),
+            fix="every row needs a numeric gold score",
+        )
+    return scores
 
 
 def suite_tasks(suite: str | None, files: Mapping[str, str | os.PathLike] | None = None) -> list[str]:
@@ -207,7 +219,7 @@ def check_gold_scale(pairs: StsPairs, name: str) -> None:
     outside = np.flatnonzero((pairs.scores < low) | (pairs.scores > high))
     if outside.size:
         row = int(outside[0])
-        line = row + 2  # read_tsv allows no blank line between the header and the last row
+        line = pairs.first_line + row  # an STS file has no blank line between its rows
         raise FmiclError(
             f"score {pairs.scores[row]:g} on line {line} is outside {name}'s gold scale [{low:g}, {high:g}]",
             where=f"{pairs.path}:{line}",

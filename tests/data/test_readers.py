@@ -198,9 +198,9 @@ def test_report_summary_is_one_line():
     [
         ("empty.txt", b"", "empty"),
         ("empty.txt.gz", b"", "empty"),
-        ("blank.txt", b"\n   \n\t\n", "no sentences"),
-        ("blank.tsv", b"\n\n", "no sentences"),
-        ("header.csv", b"sent0,sent1\n", "no rows"),
+        ("blank.txt", b"\n   \n\t\n", "only blank lines"),
+        ("blank.tsv", b"\n\n", "only blank lines"),
+        ("header.csv", b"sent0,sent1\n", "no data rows"),
         ("allblank.csv", b"sent0,sent1\n,x\n \n", "no usable rows"),
         ("latin1.txt", b"ok\nfine\ncaf\xe9\n", "line 3"),
         ("bin.txt", b"ok\n\x00\x01\x02", "line 2"),
@@ -213,7 +213,7 @@ def test_report_summary_is_one_line():
         ("comma.tsv", b"sent0,sent1,hard_neg\na,b,c\n", "comma-separated"),
         ("tab.csv", b"sent0\tsent1\na\tb\n", "TAB-separated"),
         ("bad.csv", b'sent0,sent1\na,b\nc,"d"e\n', "line 3"),
-        ("unclosed.csv", b'sent0,sent1\na,b\nc,"d\ne,f\n', "malformed CSV"),
+        ("unclosed.csv", b'sent0,sent1\na,b\nc,"d\ne,f\n', "line 4 is not valid CSV"),
         ("few.tsv", b"sent0\tsent1\thard_neg\na\tb\tc\nd\te\n", "line 3"),
         ("few.tsv", b"sent0\tsent1\thard_neg\na\tb\tc\nd\te\n", "too few fields"),
         ("commarow.tsv", b"sent0\tsent1\na\tb\nc,d\n", "comma-separated"),
@@ -223,7 +223,7 @@ def test_report_summary_is_one_line():
         ("key.jsonl", b'{"sent0": "a", "sent1": "b"}\n\n{"sent0": "c"}\n', "line 3"),
         ("key.jsonl", b'{"sent0": "a", "sent1": "b"}\n\n{"sent0": "c"}\n', "'sent1'"),
         ("list.jsonl", b'{"text": "a"}\n["b"]\n', "line 2"),
-        ("num.jsonl", b'{"text": "a"}\n{"text": 3}\n', "not text"),
+        ("num.jsonl", b'{"text": "a"}\n{"text": 3}\n', "'text' must be a string"),
     ],
 )
 def test_bad_files_name_the_file_and_line(tmp_path, name, content, expected):
@@ -400,6 +400,43 @@ def test_hub_fallback_calls_load_dataset_and_detects_columns(tmp_path, monkeypat
     ds, _ = load_training_data("someone/triplets", columns={"anchor": "positive"})
     assert calls[-1][2] == "train" and ds["anchor"] == ["b", "e"]
     assert "'id'" in load_error("someone/triplets", columns={"anchor": "id"})
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".jsonl", ".csv"])
+@pytest.mark.parametrize("max_samples", [None, 3])
+def test_a_file_and_the_same_rows_from_the_hub_are_cleaned_alike(tmp_path, monkeypatch, suffix, max_samples):
+    """One cleaning for files and Hub datasets: the same rows give the same dataset and the same counts."""
+    import datasets
+
+    rows = [
+        (" a ", "x", "n1"),
+        ("", "y", "n2"),  # a blank field: dropped
+        ("b", " \t ", "n3") if suffix != ".tsv" else ("b", " ", "n3"),
+        ("a", "x", "n1"),  # a duplicate (after stripping): kept, counted
+        ("007", "NA", "null"),  # text, not numbers or missing values
+        ("c\u2028d", "z\x0c", "n4"),
+        ("e", None if suffix == ".jsonl" else "", "n5"),  # null (JSON) or empty: dropped
+        ('"quoted', "f", "n6") if suffix != ".csv" else ("quoted, with comma", "f", "n6"),
+    ]
+    columns = ("sent0", "sent1", "hard_neg")
+    if suffix == ".jsonl":
+        text = "".join(json.dumps(dict(zip(columns, row, strict=True))) + "\n" for row in rows)
+    else:
+        sep = "\t" if suffix == ".tsv" else ","
+        quote = (lambda v: f'"{v}"') if suffix == ".csv" else (lambda v: v)
+        text = sep.join(columns) + "\n" + "".join(sep.join(quote(v or "") for v in row) + "\n" for row in rows)
+    file_ds, file_report = load_training_data(str(write(tmp_path, "t" + suffix, text)), max_samples=max_samples)
+
+    hub = datasets.Dataset.from_dict({c: [row[i] for row in rows] for i, c in enumerate(columns)})
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: hub)
+    hub_ds, hub_report = load_training_data("someone/triplets", max_samples=max_samples)
+
+    assert file_ds.features == hub_ds.features
+    assert as_rows(file_ds) == as_rows(hub_ds)
+    assert as_rows(hub_ds)[:3] == [("a", "x", "n1"), ("a", "x", "n1"), ("007", "NA", "null")]
+    fields = ("rows", "blank_dropped", "duplicates", "columns", "mode", "input_columns", "rows_before_limit")
+    assert [getattr(file_report, f) for f in fields] == [getattr(hub_report, f) for f in fields]
+    assert (file_report.format, hub_report.format) == (suffix[1:], "hub")
 
 
 # --- the real data folder -----------------------------------------------------------------------
