@@ -36,7 +36,24 @@ def test_eval_sts_writes_the_json(tiny_bert, tiny_data_home, tmp_path, capsys):
     assert "time" in payload
     values = [payload["scores"][k] for k in ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")]
     assert payload["scores"]["avg"] == pytest.approx(sum(values) / 7)
-    assert "sickr" in capsys.readouterr().out  # the table is printed
+    printed = capsys.readouterr()
+    assert "sickr" in printed.out  # the table is printed
+    assert "Batches" not in printed.err and "\r" not in printed.err  # not a terminal: no encode bar
+
+
+def test_no_library_bars_when_not_a_terminal(monkeypatch):
+    """Output that is not a terminal: datasets' and huggingface_hub's bars (Hub data, downloads) are switched off,
+    in the environment (libraries imported later, processes started) and in a library already imported; a
+    switch the user set is left alone."""
+    import datasets
+
+    from fmicl_text.cli import no_library_bars
+
+    monkeypatch.delenv("HF_DATASETS_DISABLE_PROGRESS_BARS", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")
+    no_library_bars()
+    assert os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1" and not datasets.is_progress_bar_enabled()
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "0"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +99,8 @@ def test_console_script_trains_end_to_end(tiny_bert, tiny_data_home, tmp_path):
     output = proc.stdout + proc.stderr
     bad = [line for line in output.splitlines(keepends=True) if "\x1b" in line or "\r" in line]
     assert not bad, f"control characters in a non-TTY log: {bad[:3]!r}"
-    for noise in ("{'loss'", "Batches:", "Writing model shards", "Loading weights", "it/s]", "eval_samples_per_second"):
+    for noise in ("{'loss'", "Batches:", "Writing model shards", "Loading weights", "it/s]", "eval_samples_per_second",
+                  "Computing widget examples"):  # fmt: skip
         assert noise not in output, noise
     lines = proc.stderr.splitlines()
     assert "training: 2 steps" in lines
@@ -119,7 +137,7 @@ def test_fmicl_trains_from_the_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
     assert "FMICLLoss" in (out / "README.md").read_text() and "lu2023fmicl" in (out / "README.md").read_text()
 
 
-def test_eval_mteb_diagnostics_and_report_through_main(tiny_bert, tiny_data_home, tmp_path):
+def test_eval_mteb_diagnostics_and_report_through_main(tiny_bert, tiny_data_home, tmp_path, capsys):
     """The evaluation subcommands are wired into ``fmicl-text`` (their own tests cover the details)."""
     local = tmp_path / "tasks" / "sts" / "mini"
     local.mkdir(parents=True)
@@ -141,6 +159,8 @@ def test_eval_mteb_diagnostics_and_report_through_main(tiny_bert, tiny_data_home
     assert main(["report", str(sts_out), "--output-dir", str(tmp_path / "report")]) == 0
     table = (tmp_path / "report" / "report.md").read_text()
     assert "sts12" in table and "| sts |" in table
+    err = capsys.readouterr().err  # not a terminal: no encode bars
+    assert "Batches" not in err and "\r" not in err and "it/s]" not in err, err[-2000:]
 
 
 def test_bad_values_fail_before_the_heavy_imports(tmp_path):

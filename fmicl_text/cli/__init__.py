@@ -7,7 +7,9 @@ command imports the library it calls when it runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import re
 import shlex
 import sys
@@ -150,11 +152,34 @@ def resume_command(argv: list[str]) -> str:
     return shlex.join(["fmicl-text", *kept])
 
 
+#: the environment switches of datasets' progress bars (Hub data: download, split generation, map) and
+#: huggingface_hub's (downloads; transformers' "Loading weights" follows it when imported)
+LIBRARY_BARS = ("HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS")
+
+
+def no_library_bars() -> None:
+    """For output that is not a terminal: no progress bars from datasets, huggingface_hub or transformers, for the
+    rest of the process and the processes it starts (torchrun's workers). Nothing heavy is imported for it (the
+    libraries read their switches when imported); one already imported is told directly. A switch the user
+    set is left as set."""
+    for var in LIBRARY_BARS:
+        os.environ.setdefault(var, "1")
+    if "datasets" in sys.modules and os.environ[LIBRARY_BARS[0]] == "1":
+        sys.modules["datasets"].disable_progress_bars()
+    if os.environ[LIBRARY_BARS[1]] == "1":
+        if "huggingface_hub" in sys.modules:
+            importlib.import_module("huggingface_hub.utils").disable_progress_bars()
+        if "transformers" in sys.modules:
+            importlib.import_module("transformers.utils.logging").disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     streams = {name: getattr(sys, name) for name in ("stdout", "stderr")}
     for name, stream in streams.items():
         if not stream.isatty():
             setattr(sys, name, PlainStream(stream))
+    if not streams["stderr"].isatty():
+        no_library_bars()
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,9 @@ def run_eval_sts(args: argparse.Namespace) -> int:
     check_output_file(args.output)  # a result is never lost at the end
     tasks = load_suite(args.suite, text=args.text, data_dir=args.data_dir)  # bad data fails before the model loads
     model = load_model(args.model, device=args.device, allow_pickle=args.allow_pickle)
-    result = score_tasks(model, tasks, suite=args.suite, text=args.text, batch_size=args.batch_size)
+    result = score_tasks(
+        model, tasks, suite=args.suite, text=args.text, batch_size=args.batch_size, show_progress=sys.stderr.isatty()
+    )  # a bar in a terminal only: a log file gets no "Batches:" lines
     print_table(result, label=args.model)
     if args.output:
         write_json(args.output, result.to_json(model_name=args.model))
@@ -103,6 +106,7 @@ def run_eval_mteb(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         batch_size=args.batch_size,
         device=args.device,
+        show_progress=sys.stderr.isatty(),
     )
     print_mteb_table(result)
     if args.output:
