@@ -394,9 +394,13 @@ class LocalClassificationTask(LocalTask, AbsTaskClassification):
     def dataset_transform(self, num_proc: int | None = None, **kwargs: Any) -> None:
         """Label names -> class ids, one numbering for the train and test splits (see ``_label_ids``)."""
         for subset in self.dataset.values():
-            ids = _label_ids([label for split in subset.values() for label in split["label"]])
+            names = sorted({label for split in subset.values() for label in split.unique("label")})
+            ids = _label_ids(names)
+            numbers = pa.array([ids[name] for name in names], pa.int64())
             for name, split in subset.items():
-                subset[name] = Dataset.from_dict({"text": split["text"], "label": [ids[x] for x in split["label"]]})
+                table = _arrow(split)
+                labels = pc.take(numbers, pc.index_in(table["label"], value_set=pa.array(names, pa.string())))
+                subset[name] = Dataset(table.set_column(table.schema.get_field_index("label"), "label", labels))
 
 
 class LocalClusteringTask(LocalTask, AbsTaskClustering):
@@ -521,39 +525,57 @@ class LocalRerankingTask(LocalTask, AbsTaskRetrieval):
         """Each line's positives (relevance 1) and negatives (0) become its query's ``top_ranked`` candidates."""
         for subset in self.dataset.values():
             for split, lines in subset.items():
-                subset[split] = self._candidates(lines)
+                subset[split] = self._candidates(_arrow(lines))
 
-    def _candidates(self, lines: Dataset) -> dict[str, Any]:
-        queries: dict[str, str] = {}
-        docs: dict[str, str] = {}
-        relevant: dict[str, dict[str, int]] = {}
-        top_ranked: dict[str, list[str]] = {}
-        skipped = 0
-        for line in lines:
-            if not line["positive"] or not line["negative"]:
-                skipped += 1  # as mteb's own conversion does: nothing to rank
-                continue
-            query_id = line["id"]
-            queries[query_id] = line["query"]
-            relevant[query_id] = {}
-            top_ranked[query_id] = []
-            for key, relevance in (("positive", 1), ("negative", 0)):
-                for i, text in enumerate(line[key]):
-                    doc_id = f"{query_id}_{key}_{i}"
-                    docs[doc_id] = text
-                    relevant[query_id][doc_id] = relevance
-                    top_ranked[query_id].append(doc_id)
-        if not queries:
+    def _candidates(self, lines: pa.Table) -> dict[str, Any]:
+        usable = pc.and_(
+            pc.greater(pc.list_value_length(lines["positive"]), 0),
+            pc.greater(pc.list_value_length(lines["negative"]), 0),
+        )
+        kept = lines.filter(usable)  # as mteb's own conversion does: a line without both has nothing to rank
+        if not kept.num_rows:
             raise FmiclError(
                 "no line has both a positive and a negative", where=str(self.local_spec.folder / "test.jsonl")
             )
-        if skipped:
+        if kept.num_rows < lines.num_rows:
             logger.warning(
-                "%s: skipped %d line(s) without a positive or without a negative", self.local_spec.name, skipped
+                "%s: skipped %d line(s) without a positive or without a negative",
+                self.local_spec.name,
+                lines.num_rows - kept.num_rows,
             )
+        # the candidates of query q: q_positive_0.., then q_negative_0.., query by query
+        query, group, index, texts, names = [], [], [], [], []
+        for number, key in enumerate(("positive", "negative")):
+            candidates = kept[key].combine_chunks()
+            parent = pc.list_parent_indices(candidates).to_numpy()
+            offsets = candidates.offsets.to_numpy()
+            query.append(parent)
+            group.append(np.full(len(parent), number))
+            index.append(np.arange(len(parent)) - (offsets[parent] - offsets[0]))
+            texts.append(pc.list_flatten(candidates))
+            names.append(pa.repeat(pa.scalar(f"_{key}_"), len(parent)))
+        order = np.lexsort((np.concatenate(index), np.concatenate(group), np.concatenate(query)))
+        query_ids = kept["id"].combine_chunks().take(np.concatenate(query)[order])
+        doc_ids = pc.binary_join_element_wise(
+            query_ids,
+            pa.concat_arrays(names).take(order),
+            pc.cast(pa.array(np.concatenate(index)[order]), pa.string()),
+            "",
+        )
+        relevance = (1 - np.concatenate(group)[order]).tolist()
+        relevant: dict[str, dict[str, int]] = {}
+        top_ranked: dict[str, list[str]] = {}
+        for query_id, doc_id, score in zip(query_ids.to_pylist(), doc_ids.to_pylist(), relevance, strict=True):
+            relevant.setdefault(query_id, {})[doc_id] = score  # mteb takes qrels and candidates as dicts
+            top_ranked.setdefault(query_id, []).append(doc_id)
+        docs = {
+            "id": doc_ids,
+            "title": pa.repeat(pa.scalar(""), len(doc_ids)),
+            "text": pa.concat_arrays(texts).take(order),
+        }
         return {
-            "corpus": Dataset.from_dict({"id": list(docs), "title": [""] * len(docs), "text": list(docs.values())}),
-            "queries": Dataset.from_dict({"id": list(queries), "text": list(queries.values())}),
+            "corpus": Dataset(pa.table(docs)),
+            "queries": Dataset(pa.table({"id": kept["id"], "text": kept["query"]})),
             "relevant_docs": relevant,
             "top_ranked": top_ranked,
         }
