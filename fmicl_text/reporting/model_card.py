@@ -204,7 +204,7 @@ def model_card(
         f"- steps: {results['steps']}, batch {t.batch_size}, learning rate {t.learning_rate:g}, warm-up ratio "
         f"{t.warmup_ratio:g}, weight decay {t.weight_decay:g}, max length {recipe.data.max_seq_length}, "
         f"precision {results.get('precision', t.precision)}, seed {t.seed}",
-        f"- hardware and time: {_processes(results['world_size'])} on {results['device']}, "
+        f"- hardware and time: {_processes(results['world_size'])} on {results.get('hardware') or results['device']}, "
         f"{minutes:.1f} min{resumed} (torch {results['torch']})",
     ]
     if results.get("skipped_steps"):

@@ -176,6 +176,36 @@ def train(
     )
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` says), None when unknown."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                    return " ".join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or None
+
+
+def hardware(device: Any) -> str:
+    """What a run ran on, for the card: the GPU's name, else the CPU's model and its threads."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{torch.cuda.get_device_name(device)} ({props.total_memory / 2**30:.0f} GiB)"
+    threads = f"{os.cpu_count()} threads" if os.cpu_count() else None
+    if device.type == "mps":
+        return ", ".join(filter(None, ["Apple GPU (MPS)", cpu_model()]))
+    cpu = cpu_model()
+    return f"CPU: {cpu}, {threads}" if cpu and threads else f"CPU: {cpu or threads or 'unknown'}"
+
+
 def score_base(recipe: Recipe, trainer: Any, final_tasks: Any) -> dict[str, Any] | None:
     """The untrained model's dev and test scores, and with the diagnostics its alignment and uniformity on
     their sentences (each cached per weights digest): the run's reference."""
@@ -475,6 +505,7 @@ def finalize_run(
         ),  # this sitting's (from ``resumed_from_step`` when resumed)
         "resumed_from_step": resumed_from,
         "device": str(model.device),
+        "hardware": hardware(model.device),
         "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
         "world_size": trainer.args.world_size,
         "torch": torch.__version__,

@@ -65,6 +65,7 @@ def test_train_saves_a_loadable_model(request, encoder, tiny_data_home, tmp_path
     results = json.loads((out / "eval_results.json").read_text())
     assert set(results["test"]["scores"]) == {"sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr", "avg"}
     assert results["steps"] == 4 and results["loss"]["temperature"] == 0.05
+    assert results["hardware"] not in ("cpu", "cuda", "cuda:0") and f"1 process on {results['hardware']}, " in card
     assert set(results["base"]["test"]["scores"]) == set(results["test"]["scores"])
     assert results["base"]["dev"] is not None and f"(the base model: {results['base']['dev']:.2f})" in card
     # The saved model is the best checkpoint, minus the head: its scores match the ones reported.
@@ -151,6 +152,24 @@ def test_the_base_models_alignment_and_uniformity_are_recorded(tiny_bert, tiny_d
     train(_recipe(tiny_bert, tiny_data_home, tmp_path / "plain", **{"eval.final_suite": None,
                                                                      "eval.diagnostics": False}))  # fmt: skip
     assert "alignment" not in json.loads((tmp_path / "plain" / "eval_results.json").read_text())["base"]
+
+
+def test_hardware_names_the_gpu_or_the_cpu_and_its_threads(monkeypatch):
+    """The card's hardware line: a GPU by its name and memory, a CPU by its model and threads (not "cpu")."""
+    import os
+    from types import SimpleNamespace
+
+    from fmicl_text.training import trainer as trainer_module
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    monkeypatch.setattr(
+        torch.cuda, "get_device_properties", lambda device=None: SimpleNamespace(total_memory=141 * 2**30)
+    )
+    assert trainer_module.hardware("cuda") == "NVIDIA H200 (141 GiB)"
+    cpu = trainer_module.hardware("cpu")
+    assert cpu.startswith("CPU: ") and f"{os.cpu_count()} threads" in cpu and cpu != "CPU: cpu"
+    monkeypatch.setattr(trainer_module, "cpu_model", lambda: "Intel(R) Xeon(R) Gold 6338")
+    assert trainer_module.hardware("cpu") == f"CPU: Intel(R) Xeon(R) Gold 6338, {os.cpu_count()} threads"
 
 
 @pytest.mark.slow
