@@ -104,6 +104,12 @@ class FmiclTrainer(SentenceTransformerTrainer):
         keep_checkpoints(run_dir, self.keep, self.state.best_model_checkpoint)
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        if self.eval_dataset is None:
+            # The evaluators score their own data; the trainer's evaluation loop runs over an empty loader, so
+            # its throughput is 0 samples/s (eval_runtime, the evaluators' time, is kept).
+            for key in ("eval_samples_per_second", "eval_steps_per_second"):
+                if logs.get(key) == 0:
+                    del logs[key]
         if "loss" in logs:  # a training row: add what the extra-state objects report (skipped updates)
             for obj in self.extra_state.values():
                 logs.update(getattr(obj, "log_values", dict)())

@@ -154,6 +154,28 @@ def test_the_base_models_alignment_and_uniformity_are_recorded(tiny_bert, tiny_d
     assert "alignment" not in json.loads((tmp_path / "plain" / "eval_results.json").read_text())["base"]
 
 
+def test_the_dev_suite_is_scored_once_per_evaluation_step(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    """The kept model is not scored on dev again after training (its score is the one it was kept for), and the
+    log holds no empty eval throughput (the evaluators score their own data, not an eval dataset)."""
+    from fmicl_text.evaluation.evaluators import StsEvaluator
+
+    calls = []
+    real = StsEvaluator.__call__
+
+    def counted(self, model, output_path=None, epoch=-1, steps=-1):
+        calls.append(steps)
+        return real(self, model, output_path, epoch, steps)
+
+    monkeypatch.setattr(StsEvaluator, "__call__", counted)
+    out = tmp_path / "run"
+    result = train(_recipe(tiny_bert, tiny_data_home, out, **{"eval.final_suite": None}))
+    assert calls == [2, 4] and result.best_step in (2, 4)
+    log = json.loads((out / "training_log.json").read_text())
+    evals = [row for row in log if "eval_sts_stsb_dev" in row]
+    assert [row["step"] for row in evals] == [2, 4] and all(row["eval_runtime"] > 0 for row in evals)
+    assert not any("eval_samples_per_second" in row or "eval_steps_per_second" in row for row in log)
+
+
 def test_hardware_names_the_gpu_or_the_cpu_and_its_threads(monkeypatch):
     """The card's hardware line: a GPU by its name and memory, a CPU by its model and threads (not "cpu")."""
     import os
