@@ -11,6 +11,18 @@ import pytest
 
 from fmicl_text.cli import TRAIN_FLAGS, build_parser, main, recipe_from_args
 
+
+def moved_weights(base: str, run) -> tuple[int, int]:
+    """(changed, common) tensors of the encoder: the saved run's against the base it started from."""
+    import torch
+    from safetensors.torch import load_file
+
+    before = load_file(os.path.join(base, "model.safetensors"))
+    after = load_file(str(run / "model.safetensors"))
+    common = [key for key in before if key in after]
+    return sum(not torch.equal(before[key], after[key]) for key in common), len(common)
+
+
 REQUIRED_TRAIN_FLAGS = [
     "--model", "--train-data", "--loss", "--max-steps", "--batch-size", "--max-seq-length",
     "--learning-rate", "--output-dir", "--seed", "--data-dir",
@@ -95,6 +107,8 @@ def test_console_script_trains_end_to_end(tiny_bert, tiny_data_home, tmp_path):
     assert "saved to" in proc.stdout and "sts12" in proc.stdout
     saved = json.loads((out / "eval_results.json").read_text())
     assert saved["steps"] == 2 and saved["dev"]["best_step"] in (1, 2)
+    changed, common = moved_weights(tiny_bert, out)  # training had an effect: the saved encoder is not the base
+    assert common > 0 and changed > common // 2, (changed, common)
     # Not a terminal (as in a log file): plain lines, no control characters, no progress bars or dicts.
     output = proc.stdout + proc.stderr
     bad = [line for line in output.splitlines(keepends=True) if "\x1b" in line or "\r" in line]
@@ -134,6 +148,8 @@ def test_fmicl_trains_from_the_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
     assert rc == 0
     saved = json.loads((out / "eval_results.json").read_text())
     assert saved["loss"]["name"] == "fmicl" and saved["loss"]["divergence"] == "js" and saved["loss"]["sigma"] == 0.5
+    changed, common = moved_weights(tiny_bert, out)  # training had an effect: the saved encoder is not the base
+    assert common > 0 and changed > common // 2, (changed, common)
     assert "FMICLLoss" in (out / "README.md").read_text() and "lu2023fmicl" in (out / "README.md").read_text()
 
 
