@@ -264,6 +264,34 @@ def test_help_shows_defaults_examples_and_no_recipe_key_metavars(capsys):
     assert "sentences per encoding batch (default:" in capsys.readouterr().out
 
 
+HELP_COMMANDS = [["eval"], ["eval", "sts"], ["eval", "mteb"], ["eval", "diagnostics"], ["report"], ["sweep"],
+                 ["base"], ["base", "build"], ["base", "probe"], ["views"], ["views", "show"], ["views", "mi"],
+                 ["views", "sweep"], ["train"], []]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=lambda c: " ".join(c) or "fmicl-text")
+def test_every_command_has_examples_that_parse_and_friendly_metavars(command, capsys):
+    import re
+    import shlex
+
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out
+    # Each example is a command line the parser takes (a trailing description follows 3+ spaces).
+    text = out.split("examples:", 1)[1].replace("\\\n", " ")
+    examples = [re.split(r"\s{3,}", line.strip())[0] for line in text.splitlines() if line.startswith("  fmicl-text ")]
+    assert examples
+    for example in examples:
+        argv = shlex.split(example)[1:]
+        assert build_parser().parse_args(argv).run, example
+    # No upper-cased option names as metavars, no default said twice.
+    metavars = set(re.findall(r"--[\w-]+ ([A-Z][A-Z_]*(?:\.[A-Z_]+)?)\b", out.split("examples:")[0]))
+    assert not {m for m in metavars if "_" in m or "." in m}, metavars  # DATA_DIR, TRAINING.MAX_STEPS
+    assert not metavars & {"OUTPUT", "TRAIN", "TRIALS", "MODEL", "DATA", "STUDY", "VIEW", "RATES", "PARAM"}, metavars
+    assert not re.search(r"\((\S+)\) \(default: \1\)", " ".join(out.split())), "a default said twice"
+
+
 def test_building_the_parser_imports_no_heavy_library():
     """``fmicl-text --help`` stays fast: the parser comes from torch-free modules, the library loads on use."""
     script = (

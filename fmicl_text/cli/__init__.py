@@ -16,7 +16,7 @@ import sys
 import traceback
 
 from fmicl_text.cli import evaluate, report, train, views
-from fmicl_text.cli.recipe import TRAIN_FLAGS, add_recipe_arguments, recipe_from_args
+from fmicl_text.cli.recipe import TRAIN_FLAGS, add_recipe_arguments, metavar, recipe_from_args
 from fmicl_text.errors import FmiclError, RunInterrupted
 
 __all__ = ["TRAIN_FLAGS", "add_recipe_arguments", "build_parser", "main", "recipe_from_args", "resume_command"]
@@ -71,6 +71,57 @@ EXAMPLES = {
   fmicl-text train recipes/quickstart-minilm.yaml --resume      continue a stopped run
 
 Every recipe key is settable with --set SECTION.KEY=VALUE; docs/recipe.md lists them all.""",
+    "eval": """examples:
+  fmicl-text eval sts runs/js                                 the SentEval-7 STS table of a saved model
+  fmicl-text eval mteb runs/js --tasks STS12,SICK-R           MTEB tasks by name
+  fmicl-text eval diagnostics runs/js --output diag.json      alignment, uniformity, erank, I_NCE
+
+`fmicl-text eval COMMAND --help` lists a command's flags.""",
+    "eval sts": """examples:
+  fmicl-text eval sts runs/js
+  fmicl-text eval sts sentence-transformers/all-MiniLM-L6-v2 --suite stsb-dev
+  fmicl-text eval sts runs/js --text original --output runs/js/sts-original.json""",
+    "eval mteb": """examples:
+  fmicl-text eval mteb runs/js --tasks STS12,SICK-R --output mteb.json     MTEB tasks (the Hub or its cache)
+  fmicl-text eval mteb runs/js --tasks mini --local-dir my_tasks           my_tasks/sts/mini/test.tsv""",
+    "eval diagnostics": """examples:
+  fmicl-text eval diagnostics runs/js
+  fmicl-text eval diagnostics sentence-transformers/all-MiniLM-L6-v2 --split test --output diag.json""",
+    "report": """examples:
+  fmicl-text report runs/simcse runs/js                       runs/report/report.md and two plots
+  fmicl-text report runs/js eval/results/all-MiniLM-L6-v2.senteval7.json --output-dir runs/js-vs-minilm
+
+Only files the report wrote (listed in DIR/fmicl_report.json) are ever replaced.""",
+    "sweep": """examples:
+  fmicl-text sweep recipes/fmicl-js-gaussian.yaml --space space.yaml --trials 20 --output-dir sweeps/js
+  fmicl-text sweep recipes/fmicl-js-gaussian.yaml --space space.yaml --trials 20 --output-dir sweeps/js \\
+      --max-steps 200 --storage postgresql://host/db --study js      several machines, one study
+
+space.yaml: a recipe key per line, e.g. loss.sigma: {type: float, low: 0.25, high: 8.0, log: true}""",
+    "base": """examples:
+  fmicl-text base build recipes/base-mlm-small.yaml --probe-every 3000 --report eval/bases.md
+  fmicl-text base probe sentence-transformers/all-MiniLM-L6-v2 --probe-steps 250""",
+    "base build": """examples:
+  fmicl-text base build recipes/base-mlm-small.yaml --probe-every 3000 --report eval/bases.md
+  fmicl-text base build recipes/base-mlm-small.yaml --report eval/bases.md --report-only   the probes so far""",
+    "base probe": """examples:
+  fmicl-text base probe base:mlm-small
+  fmicl-text base probe bases/mlm-small/checkpoints/checkpoint-6000 --probe-lr 3e-5 --output probe.json""",
+    "views": """examples:
+  fmicl-text views show --views "a=feature_cutoff; b=token_shuffle" "A man is playing a guitar."
+  fmicl-text views mi runs/esimcse --views "b=word_repetition(rate=0.32)" --temperature 0.5
+  fmicl-text views sweep recipes/quickstart-minilm.yaml --view word_deletion --rates 0,0.1,0.2 \\
+      --max-steps 200 --output-dir runs/views-sweep""",
+    "views show": """examples:
+  fmicl-text views show --views "a=feature_cutoff; b=token_shuffle" "A man is playing a guitar."
+  fmicl-text views show --views "word_deletion(rate=0.3)" --seed 1 'Two dogs run.' 'The cat sits.'""",
+    "views mi": """examples:
+  fmicl-text views mi runs/esimcse --views "b=word_repetition(rate=0.32)" --temperature 0.5
+  fmicl-text views mi sentence-transformers/all-MiniLM-L6-v2 --data wiki --batches 32 --output mi.json""",
+    "views sweep": """examples:
+  fmicl-text views sweep recipes/quickstart-minilm.yaml --view word_deletion --rates 0,0.1,0.2,0.3,0.5 \\
+      --max-steps 200 --eval-steps 200 --output-dir runs/views-sweep
+  fmicl-text views sweep recipes/quickstart-minilm.yaml --view shared_bits --rates 0,1,2,4 --output-dir runs/bits""",
 }
 DESCRIPTIONS = {"train": "Train an encoder: a recipe, and flags that override its keys."}
 
@@ -89,6 +140,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         ):
             text += " (default: %(default)s)"
         return text
+
+    def _get_default_metavar_for_optional(self, action: argparse.Action) -> str:
+        """``--batch-size N``, ``--output FILE``, ``--data-dir DIR`` rather than the upper-cased option name."""
+        return metavar(action.type or str, action.dest) or action.dest.upper()
 
 
 def _version() -> str:
@@ -110,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command, (run, *add_flags) in COMMANDS.items():
         group, _, name = command.rpartition(" ")
         if group not in subparsers:
-            group_parser = subparsers[""].add_parser(group, help=HELP[group], formatter_class=HelpFormatter)
+            group_parser = subparsers[""].add_parser(
+                group, help=HELP[group], epilog=EXAMPLES.get(group), formatter_class=HelpFormatter
+            )
             subparsers[group] = group_parser.add_subparsers(dest=f"{group}_command", required=True)
         command_parser = subparsers[group].add_parser(
             name,

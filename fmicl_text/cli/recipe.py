@@ -21,10 +21,32 @@ class Flag:
     metavar: str | None
 
 
-def _metavar(kind: Any, name: str) -> str | None:
+#: what a flag's value is, by the name of its recipe key or option, where its upper-cased name would not say
+METAVARS = {
+    "name_or_path": "NAME|DIR",
+    "model": "NAME|DIR",
+    "train": "FILE|NAME",
+    "data": "FILE|NAME",
+    "output": "FILE",
+    "report_to": "NAME[,NAME]",
+    "dev": "SUITE",
+    "final_suite": "SUITE",
+    "dev_metric": "KEY",
+    "study": "NAME",
+    "view": "NAME",
+    "param": "NAME",
+    "rates": "X[,X...]",
+}
+
+
+def metavar(kind: Any, name: str) -> str | None:
+    """A flag's metavar: N (whole number), X (number), DIR (a ``*_dir``), FILE / NAME where that is what it
+    takes, else its name in capitals."""
     if kind is _mapping:
         return "KEY=VALUE,..."
-    return {int: "N", float: "X", bool: None}.get(kind, name.upper())
+    if kind in (int, float, bool):
+        return {int: "N", float: "X", bool: None}[kind]
+    return METAVARS.get(name) or ("DIR" if name == "dir" or name.endswith("_dir") else name.upper())
 
 
 def _mapping(text: str) -> dict[str, str]:
@@ -49,7 +71,7 @@ def _recipe_flags() -> dict[str, Flag]:
                 default = f.default if f.default is not dataclasses.MISSING else None
                 shown = "" if kind is bool or default is None else f"; default {default}"
                 help_text = f"{f.metadata['help']} [{section}.{f.name}{shown}]"
-                flags[f.metadata["flag"]] = Flag(f"{section}.{f.name}", kind, help_text, _metavar(kind, f.name))
+                flags[f.metadata["flag"]] = Flag(f"{section}.{f.name}", kind, help_text, metavar(kind, f.name))
     return flags
 
 
@@ -76,7 +98,7 @@ def _loss_flags(taken: set[str]) -> dict[str, Flag]:
         )
         if len(uses) == len(loss_signatures()):  # a parameter of every loss: one meaning
             meaning = f"every loss: {uses[0][1].help.replace('``', '').rstrip('.')}"
-        flags[flag] = Flag(f"loss.{name}", kind, f"{meaning} [loss.{name}]", _metavar(kind, name))
+        flags[flag] = Flag(f"loss.{name}", kind, f"{meaning} [loss.{name}]", metavar(kind, name))
     return flags
 
 

@@ -19,7 +19,7 @@ from fmicl_text.views.show import DEFAULT_MODEL
 def add_views_show_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("sentence", nargs="+", help="one or more sentences")
     parser.add_argument("--views", required=True, metavar="SPEC", help="the views, as for train --views")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"the encoder whose tokenizer to use ({DEFAULT_MODEL})")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="the encoder whose tokenizer to use")
     parser.add_argument("--seed", type=int, default=0, help="seed of the views' random draws")
     parser.add_argument("--max-seq-length", type=int, default=None, help="truncate as training does")
     return parser
@@ -44,16 +44,16 @@ def run_views_show(args: argparse.Namespace) -> int:
 
 def add_views_mi_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("model", help="a saved folder or any sentence-transformers model name/path")
-    parser.add_argument("--views", default="none", metavar="SPEC", help="the views, as for train --views (none)")
+    parser.add_argument("--views", default="none", metavar="SPEC", help="the views, as for train --views")
     parser.add_argument(
         "--data",
         default=DEFAULT_DATA,
         help=f"sentences: {DEFAULT_DATA} (held out) or any training data (a file or a data-home name)",
     )
     parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
-    parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature (0.05)")
-    parser.add_argument("--batch-size", type=int, default=64, help="N of I_NCE = log N - InfoNCE (64)")
-    parser.add_argument("--batches", type=int, default=16, help="how many held-out batches (16)")
+    parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature")
+    parser.add_argument("--batch-size", type=int, default=64, help="N of I_NCE = log N - InfoNCE")
+    parser.add_argument("--batches", type=int, default=16, help="how many held-out batches")
     parser.add_argument("--seed", type=int, default=0, help="seed of the batches, views and dropout masks")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
     parser.add_argument("--output", default=None, help="write the result as JSON to this file")
@@ -112,10 +112,10 @@ def add_views_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument(
         "--rates", required=True, help="comma-separated strengths, e.g. 0,0.1,0.2,0.3,0.5 (shared_bits: 0,1,2,4)"
     )
-    parser.add_argument("--param", default="rate", help="the parameter swept (rate)")
-    parser.add_argument("--side", default="both", choices=list(SIDES), help="which views get it (both)")
-    parser.add_argument("--mi-temperature", type=float, default=0.05, help="InfoNCE temperature of I_NCE (0.05)")
-    parser.add_argument("--mi-batches", type=int, default=16, help="held-out batches of 64 for I_NCE (16)")
+    parser.add_argument("--param", default="rate", help="the parameter swept")
+    parser.add_argument("--side", default="both", choices=list(SIDES), help="which views get it")
+    parser.add_argument("--mi-temperature", type=float, default=0.05, help="InfoNCE temperature of I_NCE")
+    parser.add_argument("--mi-batches", type=int, default=16, help="held-out batches of 64 for I_NCE")
     return parser
 
 
