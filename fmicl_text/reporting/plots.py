@@ -63,8 +63,8 @@ def metric_figure(
     """The figure of :func:`plot_metric_over_steps` (a matplotlib ``Figure``, not yet saved)."""
     fig = _figure()
     ax = fig.add_subplot()
-    for label, value in (references or {}).items():
-        ax.axhline(value, linestyle="--", linewidth=1, color="gray", label=label)
+    for i, (label, value) in enumerate((references or {}).items()):  # several: told apart by their dashes
+        ax.axhline(value, linestyle=("--", ":", "-.")[i % 3], linewidth=1.2, color="dimgray", label=label)
     for label, points in series.items():
         if not points:
             continue

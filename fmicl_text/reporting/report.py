@@ -192,6 +192,32 @@ def _unique_labels(records: Sequence[RunRecord]) -> None:
             record.label = str(record.source)
 
 
+def _bases(records: Sequence[RunRecord], au: bool = False) -> dict[str, RunRecord]:
+    """The base models the runs recorded, once each, by label: ``base: NAME``, or ``base: NAME (for RUN, ...)``
+    where runs from the same name measured it differently (another pooling, another dev suite). ``au``: those
+    with an alignment and uniformity, else those with scores."""
+
+    def measured(r: RunRecord) -> Any:
+        return r.base_au if au else (r.base_scores, r.base_dev)
+
+    groups: dict[str, list[tuple[RunRecord, list[str]]]] = {}  # name -> (first record, run labels) per measurement
+    for r in records:
+        if not r.base_model or not (r.base_au if au else r.base_scores or r.base_dev is not None):
+            continue
+        same = groups.setdefault(r.base_model, [])
+        for first, labels in same:
+            if measured(first) == measured(r):
+                labels.append(r.label)
+                break
+        else:
+            same.append((r, [r.label]))
+    return {
+        f"base: {name}" + (f" (for {', '.join(labels)})" if len(same) > 1 else ""): first
+        for name, same in groups.items()
+        for first, labels in same
+    }
+
+
 @dataclass
 class Report:
     markdown: str
@@ -225,10 +251,10 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
 
     # The table: test tasks, avg, then the best dev score when any run has one.
     # Each distinct base model once, as a reference row (its scores were taken before training).
-    bases = {r.base_model: r for r in records if r.base_model and (r.base_scores or r.base_dev is not None)}
+    bases = _bases(records)
     columns = task_columns([*(record.scores for record in records), *(r.base_scores for r in bases.values())])
     rows = [(record.label, dict(record.scores)) for record in records]
-    rows += [(f"base: {name}", dict(r.base_scores)) for name, r in bases.items()]
+    rows += [(label, dict(r.base_scores)) for label, r in bases.items()]
     headers: dict[str, str] = {}
     if any(record.dev_best is not None for record in records):
         suites = {record.dev_suite for record in records if record.dev_best is not None}
@@ -269,13 +295,13 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
         plots: list[tuple[str, str]] = []
         if dev_series:
             best = {record.label: record.dev_best_step for record in records if record.label in dev_series}
-            references = {f"base: {name}": r.base_dev for name, r in bases.items() if r.base_dev is not None}
+            references = {label: r.base_dev for label, r in bases.items() if r.base_dev is not None}
             plot_metric_over_steps(
                 dev_series, staging / DEV_PLOT, title=f"{dev_name} over training", best=best, references=references
             )
             plots.append((DEV_PLOT, f"{dev_name} over training steps"))
         if au:
-            base_au = {f"base: {r.base_model}": r.base_au for r in records if r.base_model and r.base_au}
+            base_au = {label: r.base_au for label, r in _bases(records, au=True).items()}
             plot_alignment_uniformity(au, staging / AU_PLOT, references=base_au)
             plots.append((AU_PLOT, "Alignment and uniformity (a point per evaluation step)"))
         written = {name for name, _ in plots}

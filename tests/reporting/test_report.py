@@ -288,3 +288,22 @@ def test_no_base_cross_without_its_alignment_and_uniformity(tmp_path):
     run = make_run(tmp_path / "a", full_scores(70.0), [80.0, 82.0])
     (ax,) = alignment_uniformity_figure({"a": au_points(load_run(run).log)}).axes
     assert not [line for line in ax.get_lines() if line.get_marker() == "X"] and "X:" not in ax.get_title()
+
+
+def test_a_base_measured_differently_by_two_runs_is_shown_for_each(tmp_path):
+    """Two runs from the same base name with another pooling: each its own base row and reference, named for
+    its run, not one of them hidden behind the other."""
+    runs = []
+    for name, base_dev, au in (
+        ("cls", 44.0, (0.01, -0.02)),
+        ("mean", 50.0, (0.04, -0.24)),
+        ("mean2", 50.0, (0.04, -0.24)),
+    ):
+        folder = make_run(tmp_path / name, full_scores(70.0), [80.0, 82.0])
+        results = json.loads((folder / "eval_results.json").read_text())
+        results["base"] = {"model": "tiny", "dev": base_dev, "alignment": au[0], "uniformity": au[1]}
+        (folder / "eval_results.json").write_text(json.dumps(results))
+        runs.append(folder)
+    rows = table_rows(build_report(runs, tmp_path / "out").markdown)
+    assert rows["base: tiny (for cls)"][-1] == "44.00" and rows["base: tiny (for mean, mean2)"][-1] == "50.00"
+    assert "base: tiny" not in rows
