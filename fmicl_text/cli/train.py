@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fmicl_text.cli.recipe import recipe_from_args
 from fmicl_text.errors import FmiclError
+from fmicl_text.training.bases import GATE, PROBE
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -60,10 +61,12 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--probe-every", type=int, default=4000, help="MLM steps between probes (default 4000)")
-    parser.add_argument("--probe-steps", type=int, default=250, help="SimCSE steps of a probe (default 250)")
-    parser.add_argument("--gate-steps", type=int, default=1000, help="SimCSE steps of the gate (default 1000)")
-    parser.add_argument("--probe-lr", type=float, default=1e-4, help="SimCSE learning rate of probes and gate")
+    parser.add_argument("--probe-every", type=int, default=4000, help="MLM steps between probes")
+    parser.add_argument("--probe-steps", type=int, default=PROBE.steps, help="SimCSE steps of a probe")
+    parser.add_argument("--gate-steps", type=int, default=GATE.steps, help="SimCSE steps of the gate")
+    parser.add_argument(
+        "--probe-lr", type=float, default=PROBE.learning_rate, help="SimCSE learning rate of probes and gate"
+    )
     parser.add_argument("--report", default=None, metavar="FILE.md", help="also write the bases table and curve here")
     parser.add_argument(
         "--report-only", action="store_true", help="write --report from the probes so far; train nothing"
@@ -73,10 +76,10 @@ def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def add_base_probe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("model", help="an encoder: a saved folder, a checkpoint, a Hub name or base:NAME")
-    parser.add_argument("--probe-steps", type=int, default=250, help="SimCSE steps")
-    parser.add_argument("--probe-lr", type=float, default=1e-4, help="SimCSE learning rate")
-    parser.add_argument("--batch-size", type=int, default=64, help="SimCSE batch size")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the SimCSE run")
+    parser.add_argument("--probe-steps", type=int, default=PROBE.steps, help="SimCSE steps")
+    parser.add_argument("--probe-lr", type=float, default=PROBE.learning_rate, help="SimCSE learning rate")
+    parser.add_argument("--batch-size", type=int, default=PROBE.batch_size, help="SimCSE batch size")
+    parser.add_argument("--seed", type=int, default=PROBE.seed, help="seed of the SimCSE run")
     parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
     parser.add_argument("--output", default=None, help="write the numbers as JSON to this file")
     return parser

@@ -10,6 +10,7 @@ from fmicl_text.cli.output import check_output_file, write_json
 from fmicl_text.cli.recipe import recipe_from_args
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.views_mi import DEFAULT_DATA
+from fmicl_text.layout import I_NCE_TEMPERATURE
 from fmicl_text.training.sweep import SIDES
 from fmicl_text.views.show import DEFAULT_MODEL
 
@@ -51,7 +52,7 @@ def add_views_mi_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         help=f"sentences: {DEFAULT_DATA} (held out) or any training data (a file or a data-home name)",
     )
     parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
-    parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature")
+    parser.add_argument("--temperature", type=float, default=I_NCE_TEMPERATURE, help="InfoNCE temperature")
     parser.add_argument("--batch-size", type=int, default=64, help="N of I_NCE = log N - InfoNCE")
     parser.add_argument("--batches", type=int, default=16, help="how many held-out batches")
     parser.add_argument("--seed", type=int, default=0, help="seed of the batches, views and dropout masks")
@@ -114,7 +115,7 @@ def add_views_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     )
     parser.add_argument("--param", default="rate", help="the parameter swept")
     parser.add_argument("--side", default="both", choices=list(SIDES), help="which views get it")
-    parser.add_argument("--mi-temperature", type=float, default=0.05, help="InfoNCE temperature of I_NCE")
+    parser.add_argument("--mi-temperature", type=float, default=I_NCE_TEMPERATURE, help="InfoNCE temperature of I_NCE")
     parser.add_argument("--mi-batches", type=int, default=16, help="held-out batches of 64 for I_NCE")
     return parser
 
@@ -135,7 +136,9 @@ def run_views_sweep(args: argparse.Namespace) -> int:
     if getattr(args, "training.output_dir") is None:
         raise FmiclError("views sweep needs --output-dir", fix="name the sweep's folder; a point goes to DIR/points/")
     if not (math.isfinite(args.mi_temperature) and args.mi_temperature > 0):
-        raise FmiclError(f"--mi-temperature must be > 0, got {args.mi_temperature}", fix="leave it out for 0.05")
+        raise FmiclError(
+            f"--mi-temperature must be > 0, got {args.mi_temperature}", fix=f"leave it out for {I_NCE_TEMPERATURE:g}"
+        )
     if args.mi_batches < 1:
         raise FmiclError(f"--mi-batches must be at least 1, got {args.mi_batches}", fix="leave it out for 16")
     recipe = recipe_from_args(args)

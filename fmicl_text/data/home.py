@@ -1,6 +1,6 @@
 """The local data home: standard dataset names resolved to local files.
 
-The Hugging Face Hub is the default source of data when it can be reached; a data home lets
+The Hugging Face Hub is the default source of training data when it can be reached; a data home lets
 everything run offline. Its layout is the one of the project's shared data folder::
 
     sts/{senteval,original}/{sts12..sts16}.test.tsv, stsb.{train,dev,test}.tsv,
@@ -70,15 +70,16 @@ TRAIN_CORPORA: dict[str, TrainCorpus] = {
     ),
 }
 
-# STS sets by name: their splits and the Hub copy of the original text (MTEB's uploads).
-STS_SETS: dict[str, tuple[tuple[str, ...], str]] = {
-    "sts12": (("test",), "mteb/sts12-sts"),
-    "sts13": (("test",), "mteb/sts13-sts"),
-    "sts14": (("test",), "mteb/sts14-sts"),
-    "sts15": (("test",), "mteb/sts15-sts"),
-    "sts16": (("test",), "mteb/sts16-sts"),
-    "stsb": (("train", "dev", "test"), "mteb/stsbenchmark-sts"),
-    "sickr": (("train", "trial", "test"), "mteb/sickr-sts"),
+# STS sets by name and their splits. They are read from the data home only (SentEval's tokenised text or the
+# original); on the Hub, MTEB's copies (``mteb/stsbenchmark-sts``...) are what ``fmicl-text eval mteb`` scores.
+STS_SETS: dict[str, tuple[str, ...]] = {
+    "sts12": ("test",),
+    "sts13": ("test",),
+    "sts14": ("test",),
+    "sts15": ("test",),
+    "sts16": ("test",),
+    "stsb": ("train", "dev", "test"),
+    "sickr": ("train", "trial", "test"),
 }
 TEXT_VERSIONS = ("senteval", "original")
 # The gold scale of each STS set (its release's own; not rescaled). A score outside it means a wrong
@@ -87,7 +88,7 @@ STS_SCORE_RANGES: dict[str, tuple[float, float]] = {name: (0.0, 5.0) for name in
 
 
 def data_home(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data home folder (it need not exist: names then fall back to the Hub)."""
+    """The data home folder (it need not exist: training corpora then fall back to the Hub, STS sets fail)."""
     if data_dir:
         return Path(data_dir).expanduser()
     if os.environ.get(ENV_VAR):
@@ -116,7 +117,7 @@ def sts_path(name: str, split: str = "test", text: str = "senteval", data_dir=No
     """The local TSV of an STS set; raises a clear error when the data home lacks it."""
     if name not in STS_SETS:
         raise FmiclError(f"unknown STS set {name!r}", fix=did_you_mean(name, STS_SETS))
-    splits = STS_SETS[name][0]
+    splits = STS_SETS[name]
     if split not in splits:
         raise FmiclError(f"{name} has no split {split!r}", fix=did_you_mean(split, splits))
     if text not in TEXT_VERSIONS:

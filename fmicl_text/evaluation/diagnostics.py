@@ -33,12 +33,13 @@ import torch
 from fmicl_text.data.home import TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.evaluation.sts import StsPairs, check_gold_scale, read_sts_tsv
+from fmicl_text.layout import DIAGNOSTIC_METRICS, I_NCE_TEMPERATURE
 from fmicl_text.losses.functional import alignment, info_nce, uniformity
 from fmicl_text.views.spec import ViewsConfig
 
 #: STS-B pairs with a gold score above this are the positive pairs of the alignment diagnostic.
 POSITIVE_THRESHOLD = 4.0
-METRIC_KEYS = ("alignment", "uniformity", "erank", "i_nce")
+METRIC_KEYS = DIAGNOSTIC_METRICS
 NEGATIVES_FIX = "I_NCE needs negatives: each sentence of a batch of N is told apart from the other N - 1"
 
 
@@ -95,7 +96,7 @@ def i_nce(
     sentences: Sequence[str],
     *,
     batch_size: int = 64,
-    temperature: float = 0.05,
+    temperature: float = I_NCE_TEMPERATURE,
     n_batches: int | None = None,
     seed: int = 0,
     views: ViewsConfig | None = None,
@@ -266,7 +267,7 @@ def diagnose(
     batch_size: int = 128,
     i_nce_batch_size: int = 64,
     i_nce_batches: int | None = None,
-    temperature: float = 0.05,
+    temperature: float = I_NCE_TEMPERATURE,
     seed: int = 0,
     views: ViewsConfig | None = None,
     embeddings: torch.Tensor | None = None,
@@ -329,7 +330,7 @@ def compute_diagnostics(
     batch_size: int = 128,
     i_nce_batch_size: int = 64,
     i_nce_batches: int | None = None,
-    temperature: float = 0.05,
+    temperature: float = I_NCE_TEMPERATURE,
     seed: int = 0,
 ) -> Diagnostics:
     """Alignment, uniformity, effective rank and I_NCE of ``model`` on STS-B ``split``.

@@ -14,8 +14,16 @@ from typing import Any
 import torch
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
-from fmicl_text.evaluation.diagnostics import METRIC_KEYS, diagnose, load_diagnostics_data
+from fmicl_text.evaluation.diagnostics import diagnose, load_diagnostics_data
 from fmicl_text.evaluation.sts import CUSTOM_SUITE, append_csv_row, load_suite, score_tasks
+from fmicl_text.layout import (
+    AVG,
+    DIAGNOSTIC_METRICS,
+    DIAGNOSTICS_EVALUATOR,
+    I_NCE_TEMPERATURE,
+    STS_EVALUATOR,
+    metric_name,
+)
 from fmicl_text.views.spec import ViewsConfig
 
 
@@ -40,15 +48,15 @@ class StsEvaluator(BaseEvaluator):
         self.suite = suite
         self.text = text
         self.batch_size = batch_size
-        self.name = "sts" if name is None else name
+        self.name = STS_EVALUATOR if name is None else name
         self.show_progress_bar = show_progress_bar
         self.write_csv = write_csv
         self.tasks = load_suite(suite, text=text, data_dir=data_dir, files=files)
         keys = list(self.tasks)
-        primary = keys[0] if len(keys) == 1 else "avg"
-        self.primary_metric = f"{self.name}_{primary}" if self.name else primary
+        primary = keys[0] if len(keys) == 1 else AVG
+        self.primary_metric = metric_name(self.name, primary)
         self.csv_file = f"sts_evaluation{'_' + self.name if self.name else ''}_results.csv"
-        self.csv_headers = ["epoch", "steps", *keys, "avg"]
+        self.csv_headers = ["epoch", "steps", *keys, AVG]
         # Set by a DiagnosticsEvaluator that reuses this evaluation's embeddings: (epoch, steps) -> embeddings.
         self.keep_embeddings = False
         self.embeddings: tuple[tuple[int, int], dict[str, int], Any] | None = None
@@ -104,9 +112,9 @@ class DiagnosticsEvaluator(BaseEvaluator):
         max_sentences: int | None = None,
         i_nce_batch_size: int = 64,
         i_nce_batches: int | None = None,
-        temperature: float = 0.05,
+        temperature: float = I_NCE_TEMPERATURE,
         seed: int = 0,
-        name: str = "diag",
+        name: str = DIAGNOSTICS_EVALUATOR,
         write_csv: bool = True,
         views: ViewsConfig | None = None,
         embeddings_from: StsEvaluator | None = None,
@@ -123,9 +131,9 @@ class DiagnosticsEvaluator(BaseEvaluator):
         self.views = views  # I_NCE between the run's own views
         self.write_csv = write_csv
         self.greater_is_better = False
-        self.primary_metric = f"{name}_uniformity" if name else "uniformity"
+        self.primary_metric = metric_name(name, "uniformity")
         self.csv_file = f"diagnostics_evaluation{'_' + name if name else ''}_results.csv"
-        self.csv_headers = ["epoch", "steps", *METRIC_KEYS, "i_nce_std"]
+        self.csv_headers = ["epoch", "steps", *DIAGNOSTIC_METRICS, "i_nce_std"]
 
     def _shared_embeddings(self, epoch: int, steps: int) -> torch.Tensor | None:
         """``embeddings_from``'s embeddings of this same evaluation (same epoch and step), when they cover

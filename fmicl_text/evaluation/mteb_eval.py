@@ -231,12 +231,13 @@ def model_identity(name_or_path: str, resolved: str, model: Any | None = None) -
 
 # Why not mteb's own cache, ``mteb.models.CachedEmbeddingWrapper``: it keeps vectors per task and prompt type across
 # calls and splits, but sends every slot of a call to the model, repeats included (with a warning per repeat), and
-# writes every vector to a memory-mapped file on disk; the batches it hands the model then differ from ours, and
-# batches can move a score in its last digits (the test tasks' tiny model scores STS differently with no dedup at
-# all). Measured by counting the texts that reach SentenceTransformer.encode and timing mteb.evaluate with each
-# wrapper, on the local tasks of tests/evaluation/test_mteb.py and on STS-B test as a local STS task: mteb's cache
-# encoded more texts wherever one call holds repeats (STS-B test's columns, the clustering and reranking tasks), as
-# many elsewhere, fewer only where a classification task's train and test splits share texts, and was no faster.
+# writes every vector to a memory-mapped file on disk. Measured by eval/bench_mteb_cache.py (texts that reach
+# SentenceTransformer.encode, wall time of mteb.evaluate, scores; STS-B and SICK-R test as local STS tasks;
+# results in eval/bench/mteb_cache.md): it encodes more texts than this wrapper wherever one call holds repeats
+# (a few more on STS-B, far more on SICK-R, whose columns repeat sentences), its evaluation is slower in every
+# repetition by roughly its share of extra texts (encoding is nearly all of the time; its own bookkeeping is not
+# the cost), and the scores are the same. So we keep ours. What mteb's wrapper saves and ours does not: texts shared
+# between calls of a non-pair task (a classification task's train and test splits), which ours re-encodes.
 
 
 class DedupEncoder(SentenceTransformerEncoderWrapper):

@@ -29,6 +29,7 @@ from scipy.stats import spearmanr
 from fmicl_text.data.files import DataFile, Table, floats
 from fmicl_text.data.home import STS_SCORE_RANGES, TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.layout import AVG
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +320,7 @@ def score_tasks(
         n_pairs[key] = len(pairs)
         if pairs.subsets is not None:
             subsets[key] = _per_subset(key, cosine, pairs)
-    scores["avg"] = float(np.mean([scores[key] for key in tasks]))
+    scores[AVG] = float(np.mean([scores[key] for key in tasks]))
     result = StsResult(
         scores=scores,
         subsets=subsets,
@@ -378,8 +379,8 @@ def evaluate_sts(
 
 
 def _columns(result: StsResult) -> list[str]:
-    keys = result.task_keys or [key for key in result.scores if key != "avg"]
-    return [*keys, "avg"]
+    keys = result.task_keys or [key for key in result.scores if key != AVG]
+    return [*keys, AVG]
 
 
 def format_table(result: StsResult, label: str | None = None, *, header: bool = True) -> str:

@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from fmicl_text.layout import I_NCE_TEMPERATURE
+
 DEFAULT_DATA = "stsb-dev"
 
 
@@ -33,7 +35,7 @@ def views_i_nce(
     views: Any,
     *,
     batch_size: int = 64,
-    temperature: float = 0.05,
+    temperature: float = I_NCE_TEMPERATURE,
     batches: int = 16,
     seed: int = 0,
 ) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from fmicl_text.layout import AVG
+
 ST_CITATION = """@inproceedings{reimers-2019-sentence-bert,
     title = "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks",
     author = "Reimers, Nils and Gurevych, Iryna",
@@ -107,7 +109,7 @@ def _front_matter(recipe, results: dict[str, Any], loss_class: str) -> str:
                         ],
                     }
                     for key, value in test["scores"].items()
-                    if key != "avg" and value is not None
+                    if key != AVG and value is not None
                 ],
             }
         ]

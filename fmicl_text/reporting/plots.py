@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ALIGNMENT_KEY = "eval_diag_alignment"
-UNIFORMITY_KEY = "eval_diag_uniformity"
+from fmicl_text.layout import ALIGNMENT_KEY, UNIFORMITY_KEY
 
 
 def metric_series(log: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:

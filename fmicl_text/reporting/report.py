@@ -33,10 +33,10 @@ from typing import Any
 
 from fmicl_text.data.files import read_text
 from fmicl_text.errors import FmiclError
-from fmicl_text.layout import LOG_FILE, RESULTS_FILE
+from fmicl_text.layout import DEV_KEY, LOG_FILE, RESULTS_FILE, log_key
 from fmicl_text.reporting.plots import au_points, metric_series, plot_alignment_uniformity, plot_metric_over_steps
 from fmicl_text.reporting.tables import markdown_table, task_columns
-from fmicl_text.training.run_folder import _names, publish, write_json_atomic
+from fmicl_text.training.run_folder import name_list, publish, write_json_atomic
 
 REPORT_FILE = "report.md"
 DEV_PLOT = "stsb_dev.png"
@@ -45,7 +45,7 @@ AU_PLOT = "align_uniform.png"
 REPORT_MANIFEST = "fmicl_report.json"
 REPORT_NAMES = (REPORT_FILE, DEV_PLOT, AU_PLOT)
 MANIFEST_AUTHOR = "fmicl-text report"
-DEV_METRIC = "eval_sts_stsb_dev"
+DEV_METRIC = DEV_KEY
 DEV_COLUMN = "best dev"
 DEV_NAMES = {"stsb_dev": "STS-B dev", "sickr_dev": "SICK-R dev"}
 NOT_OURS_FIX = "pass a run folder of `fmicl-text train` or the JSON file of `fmicl-text eval sts --output`"
@@ -238,7 +238,7 @@ def build_report(paths: Sequence[str | Path], output_dir: str | Path, *, dev_met
             fix="pass run folders of `fmicl-text train` or JSON files of `fmicl-text eval sts --output` with scores",
         )
     _unique_labels(records)
-    dev_metric = dev_metric if dev_metric.startswith("eval_") else f"eval_{dev_metric}"
+    dev_metric = log_key(dev_metric)
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         raise FmiclError("the output path is a file, not a folder", where=str(out), fix="pass --output-dir FOLDER")
@@ -382,7 +382,7 @@ def owned_report_files(out: Path) -> set[str]:
     if foreign:
         changed = any(name in (manifest or {}) for name in foreign)
         raise FmiclError(
-            f"the report folder holds {_names(foreign)}, not written by fmicl-text report"
+            f"the report folder holds {name_list(foreign)}, not written by fmicl-text report"
             + (" (or changed since)" if changed else ""),
             where=str(out),
             fix=f"the report never replaces files it did not write ({REPORT_MANIFEST} lists those it did): "

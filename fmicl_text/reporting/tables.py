@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from fmicl_text.layout import AVG
+
 # SentEval-7 first, in SimCSE's table order; other tasks follow in order of appearance; avg last.
 TASK_ORDER = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")
-AVG = "avg"
 
 Score = float | None  # None: the score was undefined (collapsed embeddings)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fmicl_text.errors import FmiclError
+from fmicl_text.layout import I_NCE_TEMPERATURE, STSB_DEV
 
 PROBES_FILE = "probes.jsonl"
 GATE_FILE = "gate.json"
@@ -38,9 +39,14 @@ class ProbeBudget:
 
     def describe(self) -> str:
         return (
-            f"InfoNCE (temperature 0.05), dropout views, mean pooling, {self.steps} steps, batch {self.batch_size}, "
+            f"InfoNCE (temperature {I_NCE_TEMPERATURE:g}), dropout views, mean pooling, {self.steps} steps, "
+            f"batch {self.batch_size}, "
             f"lr {self.learning_rate:g}, length {self.max_seq_length}, data {self.train}, seed {self.seed}"
         )
+
+
+PROBE = ProbeBudget(steps=250)  # along the pre-training: short, to be repeated every few thousand MLM steps
+GATE = ProbeBudget()  # once, at the end: the budget the gate states
 
 
 def dev_scores(path: str | Path, data_dir: str | None) -> dict[str, float]:
@@ -51,7 +57,7 @@ def dev_scores(path: str | Path, data_dir: str | None) -> dict[str, float]:
     out = {}
     for pooling, key in (("mean", "stsb_dev_mean"), ("cls_before_pooler", "stsb_dev_cls")):
         model = build_model(ModelConfig(str(path), pooling=pooling))
-        out[key] = evaluate_sts(model, suite="stsb-dev", data_dir=data_dir, show_progress=False).scores["stsb_dev"]
+        out[key] = evaluate_sts(model, suite="stsb-dev", data_dir=data_dir, show_progress=False).scores[STSB_DEV]
     return out
 
 

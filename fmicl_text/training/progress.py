@@ -16,6 +16,8 @@ from typing import Any, TextIO
 
 from transformers import TrainerCallback
 
+from fmicl_text.layout import ALIGNMENT_KEY, UNIFORMITY_KEY
+
 # The loss parts the trainer logs besides ``loss`` (the objectives' additive parts and the MLM term).
 SKIPPED_KEYS = {"loss", "grad_norm", "learning_rate", "epoch", "step"}
 
@@ -91,8 +93,8 @@ class RunProgress(TrainerCallback):
         if self.best is None or score > self.best[0]:
             self.best = (score, state.global_step)
         diagnostics = ", ".join(
-            f"{key.removeprefix('eval_diag_')} {_num(metrics[key])}"
-            for key in ("eval_diag_alignment", "eval_diag_uniformity")
+            f"{metric} {_num(metrics[key])}"
+            for metric, key in (("alignment", ALIGNMENT_KEY), ("uniformity", UNIFORMITY_KEY))
             if key in metrics
         )
         self._say(

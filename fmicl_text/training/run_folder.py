@@ -187,14 +187,14 @@ class RunFolder:
                 raise FmiclError(f"the output folder {what}", where=str(out), fix=fix)
             if foreign and not overwrite:
                 raise FmiclError(
-                    f"the output folder holds files this tool did not write: {_names(foreign)}",
+                    f"the output folder holds files this tool did not write: {name_list(foreign)}",
                     where=str(out),
                     fix="pass another --output-dir (--overwrite writes beside them but never deletes or replaces them)",
                 )
             clash = [name for name in foreign if _MODEL_NAMES.match(name)]
             if clash:
                 raise FmiclError(
-                    f"the output folder holds {_names(clash)}, not written by this tool, where the model would go",
+                    f"the output folder holds {name_list(clash)}, not written by this tool, where the model would go",
                     where=str(out),
                     fix="--overwrite never replaces files this tool did not write: move them, or pass another "
                     "--output-dir",
@@ -270,7 +270,7 @@ class RunFolder:
         clash = [name for name in new if name in self.foreign()]
         if clash:
             raise FmiclError(
-                f"the output folder holds {_names(clash)}, not written by this tool, where the model goes",
+                f"the output folder holds {name_list(clash)}, not written by this tool, where the model goes",
                 where=str(self.path),
                 fix=f"move them away and rerun with --resume; the finished model is complete in {staged}",
             )
@@ -296,6 +296,7 @@ def keep_checkpoints(folder: Path, keep: int, best: str | None) -> list[Path]:
     return gone
 
 
-def _names(names: list[str], limit: int = 5) -> str:
+def name_list(names: list[str], limit: int = 5) -> str:
+    """Up to ``limit`` names, then how many more: a message stays one line."""
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

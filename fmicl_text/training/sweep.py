@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.layout import I_NCE_TEMPERATURE
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def sweep(
     output_dir: str | Path,
     param: str = "rate",
     side: str = "both",
-    mi_temperature: float = 0.05,
+    mi_temperature: float = I_NCE_TEMPERATURE,
     mi_batches: int = 16,
 ) -> list[dict[str, Any]]:
     """Run the missing points of a sweep, then write the table and the plot; returns every point's row."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from fmicl_text import recipe as recipe_module
 from fmicl_text.errors import FmiclError, RunInterrupted, did_you_mean
-from fmicl_text.layout import LOG_FILE, RECIPE_FILE, RESULTS_FILE
+from fmicl_text.layout import AVG, CHECKPOINTS_DIR, LOG_FILE, MODEL_CARD_FILE, RECIPE_FILE, RESULTS_FILE, log_key
 from fmicl_text.recipe import LossConfig, Recipe, validate
 from fmicl_text.training.run_folder import RunFolder, step_of
 
@@ -220,7 +220,7 @@ def score_base(recipe: Recipe, trainer: Any, final_tasks: Any) -> dict[str, Any]
     if dev is not None:
         record = base_model_scores(trainer.model, dev.tasks, suite=ec.dev, text=ec.text, batch_size=ec.batch_size,
                                   name=name)  # fmt: skip
-        out["dev"] = record["scores"]["avg"]
+        out["dev"] = record["scores"][AVG]
     diagnostics = getattr(trainer, "diagnostics_evaluator", None)
     if diagnostics is not None:
         geometry = base_model_geometry(trainer.model, diagnostics.data, batch_size=ec.batch_size, name=name)
@@ -361,7 +361,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
     if tc.max_steps > 0:
         eval_steps = min(eval_steps, tc.max_steps)
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(out / "checkpoints"),
+        output_dir=str(out / CHECKPOINTS_DIR),
         max_steps=tc.max_steps,
         num_train_epochs=tc.epochs,
         per_device_train_batch_size=tc.batch_size,
@@ -378,7 +378,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
         save_steps=eval_steps,
         save_total_limit=None,  # FmiclTrainer keeps the last K and the best itself
         load_best_model_at_end=dev is not None,
-        metric_for_best_model=f"eval_{dev.primary_metric}" if dev else None,
+        metric_for_best_model=log_key(dev.primary_metric) if dev else None,
         greater_is_better=True,
         batch_sampler=BATCH_SAMPLERS[tc.batch_sampler],
         dataloader_drop_last=True,
@@ -412,7 +412,7 @@ def build_trainer(recipe: Recipe, dataset: Any = None, callbacks: list | None = 
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(RunProgress(f"eval_{dev.primary_metric}" if dev else None, ec.dev))
+    trainer.add_callback(RunProgress(log_key(dev.primary_metric) if dev else None, ec.dev))
     trainer.mlm_model = mlm_model  # the encoder + MLM head, saved whole with mlm.save_head
     trainer.dev_evaluator, trainer.nonfinite_guard, trainer.stop_on_signal = dev, guard, stop
     trainer.diagnostics_evaluator = diagnostics
@@ -522,14 +522,14 @@ def finalize_run(
         recipe=resolved,
         results=results,
         log_history=state.log_history,
-        dev_key=f"eval_{dev.primary_metric}" if dev is not None else None,
+        dev_key=log_key(dev.primary_metric) if dev is not None else None,
         loss_class=losses.loss_class(recipe.loss.name).__name__,
         citation=losses.loss_class(recipe.loss.name).citation,
         dimension=model.get_embedding_dimension(),
         folder=str(out),
         similarities=model.similarity(examples, examples).tolist(),
     )
-    (staging / "README.md").write_text(card, encoding="utf-8")
+    (staging / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
     folder.publish_final(staging)
     return TrainResult(
         output_dir=out,
