@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,11 @@ bench-train: setup
 	$(BIN)/python eval/bench_train.py --batch 256 --cache-batch-size 64 --arms A A+cache B+cache --reps 2 --steps 6 --warmup 2
 	$(BIN)/python eval/bench_train.py --batch 128 --arms A --reps 1 --steps 4 --warmup 2
 	$(BIN)/python eval/bench_train.py --batch 1024 --cache-batch-size 64 --arms A+cache --reps 1 --steps 2 --warmup 1
+
+# Encode-once in eval mteb: our DedupEncoder vs mteb's CachedEmbeddingWrapper vs no cache, on STS-B and SICK-R test
+# as local STS tasks; texts encoded, time, scores -> eval/bench/mteb_cache.md (~15 min).
+bench-mteb-cache: setup
+	$(BIN)/python eval/bench_mteb_cache.py --reps 2
 
 # Every loss 200 steps on MiniLM + the parameter sweeps -> eval/losses.md (~5 min a setting; resumes).
 bench-losses: setup

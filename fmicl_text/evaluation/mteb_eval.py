@@ -234,10 +234,10 @@ def model_identity(name_or_path: str, resolved: str, model: Any | None = None) -
 # writes every vector to a memory-mapped file on disk. Measured by eval/bench_mteb_cache.py (texts that reach
 # SentenceTransformer.encode, wall time of mteb.evaluate, scores; STS-B and SICK-R test as local STS tasks;
 # results in eval/bench/mteb_cache.md): it encodes more texts than this wrapper wherever one call holds repeats
-# (a few more on STS-B, far more on SICK-R, whose columns repeat sentences), its evaluation is slower in every
-# repetition by roughly its share of extra texts (encoding is nearly all of the time; its own bookkeeping is not
-# the cost), and the scores are the same. So we keep ours. What mteb's wrapper saves and ours does not: texts shared
-# between calls of a non-pair task (a classification task's train and test splits), which ours re-encodes.
+# (a few more on STS-B, far more on SICK-R, whose columns repeat sentences); mteb.evaluate took longer with it in
+# every repetition, the extra time being encoding (its own bookkeeping costs little); the scores are the same. So
+# we keep ours. What mteb's wrapper saves and ours does not: texts shared between calls of a non-pair task (a
+# classification task's train and test splits), which ours encodes again.
 
 
 class DedupEncoder(SentenceTransformerEncoderWrapper):
