@@ -369,10 +369,17 @@ def tag_of(config: dict) -> str:
 
 
 def update_index() -> None:
+    """eval/bench/README.md: a row per record of this script; another benchmark's rows (its own records, e.g.
+    ``bench_mteb_cache.py``'s, whose arms are not training steps) are kept as they are."""
+    index = OUT / "README.md"
+    kept = index.read_text(encoding="utf-8").splitlines() if index.exists() else []
     rows = []
     for file in sorted(OUT.glob("*.json")):
         record = json.loads(file.read_text(encoding="utf-8"))
-        arms = record["summary"]["arms"]
+        arms = record.get("summary", {}).get("arms", {})
+        if not arms or not all("seconds_per_step" in arm for arm in arms.values()):
+            rows += [line for line in kept if line.startswith(f"| [{file.stem}](")]
+            continue
         first = next(iter(arms))
         ratios = ", ".join(
             f"{name} {r['median']:.2f} ({r['range'][0]:.2f}-{r['range'][1]:.2f})"

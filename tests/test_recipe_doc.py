@@ -1,9 +1,12 @@
-"""docs/recipe.md and the README's defaults block, written from the recipe's field metadata and the
-losses' signatures (``python tests/test_recipe_doc.py`` rewrites both; a test checks they are current)."""
+"""docs/recipe.md and the README's defaults block and loss table, written from the recipe's field metadata
+and the losses' signatures (``python tests/test_recipe_doc.py`` rewrites them; a test checks they are current)."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -16,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "recipe.md"
 README = REPO / "README.md"
 BEGIN, END = "<!-- recipe-defaults:begin -->", "<!-- recipe-defaults:end -->"
+LOSSES_BEGIN, LOSSES_END = "<!-- loss-table:begin -->", "<!-- loss-table:end -->"
 FLAG_OF = {spec.key: flag for flag, spec in TRAIN_FLAGS.items()}
 
 
@@ -74,10 +78,31 @@ def render_defaults() -> str:
     return f"\n```yaml\n{body}```\n"
 
 
+def render_loss_table() -> str:
+    """Each registry loss: its class, its pure function and its parameters with their defaults (those every
+    loss takes, such as ``gather_across_devices``, said once below the table)."""
+    from fmicl_text.losses import LOSSES
+
+    signatures = loss_signatures()
+    common = set.intersection(*({p.name for p in params} for params in signatures.values()))
+    lines = ["", "| `--loss` | class | function | parameters (defaults) |", "|---|---|---|---|"]
+    for name, cls in LOSSES.items():
+        function = re.search(r"defaults_of\((\w+)\)", inspect.getsource(sys.modules[cls.__module__]))[1]
+        params = ", ".join(f"{p.name}={p.default}" for p in signatures[name] if p.name not in common)
+        lines.append(f"| `{name}` | `{cls.__name__}` | `{function}` | `{params}` |")
+    shared = ", ".join(f"`{p.name}={p.default}`" for p in signatures["infonce"] if p.name in common)
+    return "\n".join([*lines, "", f"Every loss also takes {shared}.", ""])
+
+
+def _between(text: str, begin: str, end: str, body: str) -> str:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}{body}{end}{tail}"
+
+
 def render_readme(readme: str) -> str:
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}{render_defaults()}{END}{tail}"
+    readme = _between(readme, BEGIN, END, render_defaults())
+    return _between(readme, LOSSES_BEGIN, LOSSES_END, render_loss_table())
 
 
 def test_the_recipe_doc_and_the_readme_defaults_are_current():
