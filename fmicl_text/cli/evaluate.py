@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fmicl_text.cli.output import check_output_file, write_json
+from fmicl_text.cli.recipe import add_data_dir
 from fmicl_text.data.home import STS_SETS, TEXT_VERSIONS
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.mteb_defaults import DEFAULT_BATCH_SIZE
@@ -25,7 +26,7 @@ def add_sts_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("model", help="a saved folder or any sentence-transformers model name/path")
     parser.add_argument("--suite", default="senteval7", help="senteval7 (default), stsb-dev or sickr-dev")
     parser.add_argument("--text", default="senteval", choices=["senteval", "original"], help="STS text version")
-    parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
+    add_data_dir(parser)
     parser.add_argument("--output", default=None, help="write the scores as JSON to this file")
     parser.add_argument("--batch-size", type=int, default=128, help="sentences per encoding batch")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
@@ -121,7 +122,7 @@ def run_eval_mteb(args: argparse.Namespace) -> int:
 def add_diagnostics_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The flags of ``fmicl-text eval diagnostics``."""
     parser.add_argument("model", help="a saved folder or any sentence-transformers model name/path")
-    parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
+    add_data_dir(parser)
     parser.add_argument("--text", default="senteval", choices=list(TEXT_VERSIONS), help="STS text version")
     parser.add_argument("--split", default="dev", choices=list(STS_SETS["stsb"]), help="STS-B split")
     parser.add_argument("--output", default=None, help="write the numbers as JSON to this file")

@@ -195,3 +195,10 @@ def recipe_from_args(args: argparse.Namespace):
     # The loss name goes first so that loss parameters given with it apply to the new loss.
     ordered = dict(sorted(overrides.items(), key=lambda kv: kv[0] != "loss.name"))
     return apply_overrides(recipe, ordered)
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir``, for the commands that read data by name (STS sets, training corpora) outside a recipe."""
+    from fmicl_text.data.home import ENV_VAR
+
+    parser.add_argument("--data-dir", default=None, metavar="DIR", help=f"data home folder (default: ${ENV_VAR})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fmicl_text.cli.recipe import recipe_from_args
+from fmicl_text.cli.recipe import add_data_dir, recipe_from_args
 from fmicl_text.errors import FmiclError
 from fmicl_text.training.bases import GATE, PROBE
 
@@ -80,7 +80,7 @@ def add_base_probe_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--probe-lr", type=float, default=PROBE.learning_rate, help="SimCSE learning rate")
     parser.add_argument("--batch-size", type=int, default=PROBE.batch_size, help="SimCSE batch size")
     parser.add_argument("--seed", type=int, default=PROBE.seed, help="seed of the SimCSE run")
-    parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
+    add_data_dir(parser)
     parser.add_argument("--output", default=None, help="write the numbers as JSON to this file")
     return parser
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from fmicl_text.cli.output import check_output_file, write_json
-from fmicl_text.cli.recipe import recipe_from_args
+from fmicl_text.cli.recipe import add_data_dir, recipe_from_args
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.views_mi import DEFAULT_DATA
 from fmicl_text.layout import I_NCE_TEMPERATURE
@@ -51,7 +51,7 @@ def add_views_mi_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         default=DEFAULT_DATA,
         help=f"sentences: {DEFAULT_DATA} (held out) or any training data (a file or a data-home name)",
     )
-    parser.add_argument("--data-dir", default=None, help="data home folder (default: $FMICL_DATA_DIR)")
+    add_data_dir(parser)
     parser.add_argument("--temperature", type=float, default=I_NCE_TEMPERATURE, help="InfoNCE temperature")
     parser.add_argument("--batch-size", type=int, default=64, help="N of I_NCE = log N - InfoNCE")
     parser.add_argument("--batches", type=int, default=16, help="how many held-out batches")

@@ -241,7 +241,7 @@ SAMPLED_PRIORS = PRIORS[1:]
 
 
 def sliced_wasserstein(
-    z: Tensor, samples: Tensor, num_projections: int = 128, generator: torch.Generator | None = None
+    z: Tensor, samples: Tensor, num_projections: int, generator: torch.Generator | None = None
 ) -> Tensor:
     """Squared sliced-Wasserstein-2 distance between two equal-size point sets.
 
@@ -346,7 +346,7 @@ def dhel(u: Tensor, v: Tensor, temperature: float = 0.3, positive_energy: bool =
 KERNELS = ("gaussian", "log", "imq", "riesz")
 
 
-def kernel_matrix(a: Tensor, b: Tensor, kernel: str = "gaussian", t: float = 2.0, eps: float = 1e-4) -> Tensor:
+def kernel_matrix(a: Tensor, b: Tensor, kernel: str, t: float, eps: float = 1e-4) -> Tensor:
     """k(a_i, b_j) on unit rows for the kernels of KCL.
 
     gaussian ``exp(-t d^2)``; log ``-log(d^2 + eps)``; imq ``(1 + t d^2)^(-1/2)`` (inverse

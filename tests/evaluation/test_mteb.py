@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SENTENCES
+from conftest import SENTENCES, write_tsv
 
 from fmicl_text.errors import FmiclError
 
@@ -56,12 +56,6 @@ RERANK = [
     {"query": SENTENCES[i], "positive": [SENTENCES[i]], "negative": [SENTENCES[j] for j in range(12) if j != i][:4]}
     for i in (0, 5, 9)
 ]
-
-
-def write_tsv(path: Path, header: list[str], rows: list[list]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join("\t".join(map(str, row)) for row in [header, *rows]) + "\n", encoding="utf-8")
-    return path
 
 
 def write_jsonl(path: Path, rows: list[dict], *, gz: bool = False) -> Path:

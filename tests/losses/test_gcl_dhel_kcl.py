@@ -385,7 +385,7 @@ def test_kcl_kernels_decrease_with_distance(kernel):
     a = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
     angles = torch.linspace(0.1, 3.0, 8, dtype=torch.float64)
     b = torch.stack([angles.cos(), angles.sin()], dim=1)
-    k = kernel_matrix(a, b, kernel)[0]
+    k = kernel_matrix(a, b, kernel, t=2.0)[0]
     assert bool((k[1:] < k[:-1]).all())
 
 
@@ -525,7 +525,7 @@ def test_unknown_prior_or_kernel_raises():
     with pytest.raises(ValueError, match="unknown kernel"):
         kcl(u, v, kernel="cosine")
     with pytest.raises(ValueError, match="unknown kernel"):
-        kernel_matrix(u, v, kernel="cosine")
+        kernel_matrix(u, v, kernel="cosine", t=2.0)
 
 
 @pytest.mark.parametrize(
