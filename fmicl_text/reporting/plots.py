@@ -104,6 +104,8 @@ def alignment_uniformity_figure(
     references: Mapping[str, tuple[float, float]] | None = None,
 ):
     """The figure of :func:`plot_alignment_uniformity` (a matplotlib ``Figure``, not yet saved)."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure(6.5, 5.0)
     ax = fig.add_subplot()
     for label, run in points.items():
@@ -119,7 +121,8 @@ def alignment_uniformity_figure(
     for label, (align_value, uniform_value) in (references or {}).items():
         ax.plot([uniform_value], [align_value], linestyle="none", marker="X", markersize=10, color="black",
                 label=label)  # fmt: skip
-        ax.annotate(label, (uniform_value, align_value), textcoords="offset points", xytext=(7, -11), fontsize=7)
+    ax.margins(0.12)  # room for the markers and step labels at the edges (a base point is often an extreme)
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # uniformity ticks are long negative numbers: fewer, not overlapping
     ax.set_xlabel("uniformity  log E exp(-2 ||f(x) - f(y)||²)")
     ax.set_ylabel("alignment  E ||f(x) - f(x⁺)||²")
     legend = "circle: first evaluation, square: last" + (", X: base model before training" if references else "")

@@ -278,7 +278,10 @@ def test_the_base_model_is_a_reference_row_a_dashed_line_and_a_cross(tmp_path, m
     assert len(crosses) == 1  # the base once, though both runs recorded it
     assert (list(crosses[0].get_xdata()), list(crosses[0].get_ydata())) == ([-1.25], [0.45])
     assert crosses[0].get_label() == "base: bert-base-uncased"
-    assert "base: bert-base-uncased" in [text.get_text() for text in au_ax.texts]  # the label beside the cross
+    assert "base: bert-base-uncased" in [text.get_text() for text in au_ax.get_legend().get_texts()]
+    left, right = au_ax.get_xlim()
+    bottom, top = au_ax.get_ylim()
+    assert left < -1.25 < right and bottom < 0.45 < top  # inside the axes, not on their edge
     assert "X: base model" in au_ax.get_title()
 
 
