@@ -202,3 +202,16 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     from fmicl_text.data.home import ENV_VAR
 
     parser.add_argument("--data-dir", default=None, metavar="DIR", help=f"data home folder (default: ${ENV_VAR})")
+
+
+def parse_numbers(text: str, flag: str, example: str) -> list[float]:
+    """``0,0.1,0.2`` -> the distinct numbers, sorted (a flag taking a list, e.g. ``--rates``)."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise FmiclError(
+            f"{flag} must be numbers separated by commas, got {text!r}", fix=f"e.g. {flag} {example}"
+        ) from None
+    if not values:
+        raise FmiclError(f"{flag} is empty", fix=f"e.g. {flag} {example}")
+    return sorted(set(values))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fmicl_text.cli.recipe import add_data_dir, recipe_from_args
+from fmicl_text.cli.recipe import add_data_dir, parse_numbers, recipe_from_args
 from fmicl_text.errors import FmiclError
-from fmicl_text.training.bases import GATE, PROBE
+from fmicl_text.training.bases import GATE, GATE_LEARNING_RATES, PROBE
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -64,8 +64,12 @@ def add_base_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--probe-every", type=int, default=4000, help="MLM steps between probes")
     parser.add_argument("--probe-steps", type=int, default=PROBE.steps, help="SimCSE steps of a probe")
     parser.add_argument("--gate-steps", type=int, default=GATE.steps, help="SimCSE steps of the gate")
+    parser.add_argument("--probe-lr", type=float, default=PROBE.learning_rate, help="SimCSE learning rate of a probe")
     parser.add_argument(
-        "--probe-lr", type=float, default=PROBE.learning_rate, help="SimCSE learning rate of probes and gate"
+        "--gate-lrs",
+        default=",".join(f"{rate:g}" for rate in GATE_LEARNING_RATES),
+        metavar="X[,X...]",
+        help="SimCSE learning rates the gate runs at (the best on STS-B dev counts)",
     )
     parser.add_argument("--report", default=None, metavar="FILE.md", help="also write the bases table and curve here")
     parser.add_argument(
@@ -110,24 +114,28 @@ def run_base_probe(args: argparse.Namespace) -> int:
 
 def run_base_build(args: argparse.Namespace) -> int:
     from fmicl_text.evaluation.diagnostics import at_least, positive
-    from fmicl_text.training.bases import ProbeBudget, base_info, build_base, in_bases_home, plot_curve, report_lines
+    from fmicl_text.reporting.bases import plot_curve, report_lines
+    from fmicl_text.training.bases import GATE_LIFT, ProbeBudget, base_info, build_base, in_bases_home
 
     recipe = recipe_from_args(args)
     for flag, value in (("--probe-every", args.probe_every), ("--probe-steps", args.probe_steps),
                         ("--gate-steps", args.gate_steps)):  # fmt: skip
         at_least(value, 1, flag)
     positive(args.probe_lr, "--probe-lr")
+    gate_lrs = parse_numbers(args.gate_lrs, "--gate-lrs", "3e-5,1e-4")
+    for rate in gate_lrs:
+        positive(rate, "--gate-lrs")
     if getattr(args, "training.output_dir") is None:  # recipes/base-NAME.yaml builds base:NAME
         recipe = in_bases_home(recipe)
     probe = ProbeBudget(steps=args.probe_steps, learning_rate=args.probe_lr)
-    gate = ProbeBudget(steps=args.gate_steps, learning_rate=args.probe_lr)
+    gate = ProbeBudget(steps=args.gate_steps)
     name = Path(recipe.training.output_dir).name
 
     def write_report() -> None:
         info = base_info(recipe, probe)
         report = Path(args.report)
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text("\n".join(report_lines({name: info})) + "\n", encoding="utf-8")
+        report.write_text("\n".join(report_lines({name: info}, gate_lift=GATE_LIFT)) + "\n", encoding="utf-8")
         plot_curve(info["probes"], report.with_suffix("") / f"{name}.png", f"{name}: SimCSE lift along MLM")
 
     if args.report_only:
@@ -137,7 +145,7 @@ def run_base_build(args: argparse.Namespace) -> int:
             where = recipe.training.output_dir
             raise FmiclError("no probes yet for this base", where=where, fix="run base build first")
     else:
-        build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate,
+        build_base(recipe, probe_every=args.probe_every, probe=probe, gate=gate, gate_learning_rates=gate_lrs,
                    after_probe=write_report if args.report else None)  # fmt: skip
     if args.report:
         write_report()

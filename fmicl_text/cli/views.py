@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from fmicl_text.cli.output import check_output_file, write_json
-from fmicl_text.cli.recipe import add_data_dir, recipe_from_args
+from fmicl_text.cli.recipe import add_data_dir, parse_numbers, recipe_from_args
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.views_mi import DEFAULT_DATA
 from fmicl_text.layout import I_NCE_TEMPERATURE
@@ -120,16 +120,6 @@ def add_views_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     return parser
 
 
-def parse_rates(text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise FmiclError(f"--rates must be numbers separated by commas, got {text!r}") from None
-    if not values:
-        raise FmiclError("--rates is empty", fix="e.g. --rates 0,0.1,0.2")
-    return sorted(set(values))
-
-
 def run_views_sweep(args: argparse.Namespace) -> int:
     from fmicl_text.training.sweep import PLOT_FILE, TABLE_FILE, sweep
 
@@ -146,7 +136,7 @@ def run_views_sweep(args: argparse.Namespace) -> int:
     sweep(
         recipe,
         view=args.view,
-        values=parse_rates(args.rates),
+        values=parse_numbers(args.rates, "--rates", "0,0.1,0.2"),
         output_dir=out,
         param=args.param,
         side=args.side,

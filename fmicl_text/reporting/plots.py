@@ -34,7 +34,8 @@ def au_points(log: Sequence[Mapping[str, Any]]) -> list[tuple[int, float, float]
     return [(step, align, uniform[step]) for step, align in metric_series(log, ALIGNMENT_KEY) if step in uniform]
 
 
-def _figure(width: float = 7.0, height: float = 4.5):
+def new_figure(width: float = 7.0, height: float = 4.5):
+    """A figure on matplotlib's Agg canvas (no pyplot, no global backend switch)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -43,7 +44,8 @@ def _figure(width: float = 7.0, height: float = 4.5):
     return fig
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """``fig`` as a PNG at ``path`` (its folder made), laid out tight."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -60,7 +62,7 @@ def metric_figure(
     references: Mapping[str, float] | None = None,
 ):
     """The figure of :func:`plot_metric_over_steps` (a matplotlib ``Figure``, not yet saved)."""
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     for i, (label, value) in enumerate((references or {}).items()):  # several: told apart by their dashes
         ax.axhline(value, linestyle=("--", ":", "-.")[i % 3], linewidth=1.2, color="dimgray", label=label)
@@ -91,7 +93,7 @@ def plot_metric_over_steps(
 ) -> Path:
     """One line per run; ``best`` (run -> step) marks each run's kept checkpoint with a star; ``references``
     (label -> value, e.g. the base model's score) are dashed horizontal lines."""
-    return _save(metric_figure(series, title=title, ylabel=ylabel, best=best, references=references), path)
+    return save_figure(metric_figure(series, title=title, ylabel=ylabel, best=best, references=references), path)
 
 
 AU_TITLE = "Alignment and uniformity on STS-B (lower is better for both)"
@@ -106,7 +108,7 @@ def alignment_uniformity_figure(
     """The figure of :func:`plot_alignment_uniformity` (a matplotlib ``Figure``, not yet saved)."""
     from matplotlib.ticker import MaxNLocator
 
-    fig = _figure(6.5, 5.0)
+    fig = new_figure(6.5, 5.0)
     ax = fig.add_subplot()
     for label, run in points.items():
         if not run:
@@ -142,7 +144,7 @@ def plot_alignment_uniformity(
     """SimCSE's figure: a point per evaluation step, uniformity on x, alignment on y, per run a path
     from its first step (circle) to its last (square), both labelled with their step; ``references``
     (label -> (alignment, uniformity), e.g. the base model before training) are labelled black crosses."""
-    return _save(alignment_uniformity_figure(points, title=title, references=references), path)
+    return save_figure(alignment_uniformity_figure(points, title=title, references=references), path)
 
 
 def plot_infomin(
@@ -157,7 +159,7 @@ def plot_infomin(
     ``points`` are (strength, i_nce, stsb_dev); InfoMin's reverse-U shows as a peak between the
     weak views (high I_NCE) and the strong ones (low I_NCE).
     """
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot(1, 1, 1)
     ordered = sorted(points)
     xs, ys = [p[1] for p in ordered], [p[2] for p in ordered]
@@ -168,4 +170,4 @@ def plot_infomin(
     ax.set_ylabel("STS-B dev Spearman x100")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

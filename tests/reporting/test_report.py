@@ -241,13 +241,13 @@ def test_the_base_model_is_a_reference_row_a_dashed_line_and_a_cross(tmp_path, m
     from fmicl_text.reporting import plots
 
     figures = {}
-    real_save = plots._save
+    real_save = plots.save_figure
 
     def keep(fig, path):
         figures[Path(path).name] = fig
         return real_save(fig, path)
 
-    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(plots, "save_figure", keep)
     runs = []
     for name, offset in (("a", 70.0), ("b", 72.0)):
         folder = make_run(tmp_path / name, full_scores(offset), [80.0, 82.0])

@@ -9,8 +9,9 @@ import pytest
 from conftest import tiny_recipe
 
 from fmicl_text.errors import FmiclError
+from fmicl_text.reporting.bases import plot_curve, report_lines
 from fmicl_text.training import bases
-from fmicl_text.training.bases import GATE_FILE, ProbeBudget, build_base, plot_curve, read_jsonl, report_lines
+from fmicl_text.training.bases import GATE_FILE, ProbeBudget, build_base, read_jsonl
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
 
@@ -43,13 +44,24 @@ def test_base_build_probes_each_stage_runs_the_gate_and_resumes(tiny_bert, tiny_
     monkeypatch.setenv("FMICL_BASES_DIR", str(tmp_path / "bases"))
     out = tmp_path / "bases" / "tiny-base"
     budget = ProbeBudget(steps=2, batch_size=4)
-    verdict = build_base(_recipe(tiny_bert, tiny_data_home, out), probe_every=2, probe=budget, gate=budget)
+    verdict = build_base(
+        _recipe(tiny_bert, tiny_data_home, out),
+        probe_every=2,
+        probe=budget,
+        gate=budget,
+        gate_learning_rates=(1e-4, 1e-3),
+    )
     probes = read_jsonl(tmp_path / "bases" / "tiny-base.probes.jsonl")
     assert [row["step"] for row in probes] == [0, 2, 4]
     assert probes[0]["mlm_loss"] is None and all(row["mlm_loss"] > 0 for row in probes[1:])
     for row in probes:
         assert row["lift"] == pytest.approx(row["after"] - row["stsb_dev_mean"])
+        assert row["alignment"] >= 0 and row["uniformity"] <= 0  # the base's geometry (mean pooling)
     assert verdict["passed"] == (verdict["lift"] >= 5.0)
+    # The gate ran at each learning rate; the best STS-B dev after it is the verdict.
+    assert [t["learning_rate"] for t in verdict["tried"]] == [1e-4, 1e-3]
+    assert verdict["after"] == max(t["after"] for t in verdict["tried"])
+    assert f"lr {verdict['learning_rate']:g}" in verdict["budget"]
     assert json.loads((out / GATE_FILE).read_text())["lift"] == verdict["lift"]
     # Built: the folder is an MLM model and a sentence-transformers model, named base:tiny-base.
     from fmicl_text.modeling.build import resolve_model_path
@@ -61,8 +73,10 @@ def test_base_build_probes_each_stage_runs_the_gate_and_resumes(tiny_bert, tiny_
         build_base(_recipe(tiny_bert, tiny_data_home, out), probe_every=2, probe=budget, gate=budget)["lift"]
         == (verdict["lift"])
     )
-    lines = report_lines({"tiny-base": {"about": "tiny", "gate": verdict, "probes": probes, "probe_budget": "x"}})
+    info = {"about": "tiny", "gate": verdict, "probes": probes, "probe_budget": "x"}
+    lines = report_lines({"tiny-base": info}, gate_lift=5.0)
     assert any(line.startswith("| 4 |") for line in lines) and any("Gate (" in line for line in lines)
+    assert any(line.startswith("Learning rates tried") for line in lines)
     plot_curve(probes, tmp_path / "curve.png", "tiny")
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
