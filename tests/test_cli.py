@@ -302,3 +302,13 @@ def test_building_the_parser_imports_no_heavy_library():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_result_tables_are_markdown_when_stdout_is_not_a_terminal(capsys):
+    """Piped or logged output gets plain markdown tables from every eval command, never rich's boxes."""
+    from fmicl_text.cli.output import show_table
+
+    show_table("T", [("name", "left"), ("score", "right")], [["a", "1.00"], ["b", "2.00"]])
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["T", "| name | score |", "|---|---:|", "| a | 1.00 |", "| b | 2.00 |"]
+    assert not any(ch in out for ch in "┃━│─┏")

@@ -82,18 +82,16 @@ def add_mteb_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 
 def print_mteb_table(result: dict[str, Any]) -> None:
-    """The main scores as a rich table (x100, as the MTEB leaderboard shows them)."""
-    from rich.console import Console
-    from rich.table import Table
+    """The main scores (x100, as the MTEB leaderboard shows them)."""
+    from fmicl_text.cli.output import show_table
 
-    table = Table(title=f"MTEB: {result['mteb_model']} ({result['revision']})")
-    for column, justify in (("task", "left"), ("type", "left"), ("metric", "left"), ("score x100", "right")):
-        table.add_column(column, justify=justify)
+    rows = []
     for name, score in result["scores"].items():
         value = score["main_score"]
         shown = "n/a" if value is None else f"{100 * value:.2f}"
-        table.add_row(name + (" (local)" if score.get("local") else ""), score["type"], score["metric"], shown)
-    Console().print(table)
+        rows.append([name + (" (local)" if score.get("local") else ""), score["type"], score["metric"], shown])
+    columns = [("task", "left"), ("type", "left"), ("metric", "left"), ("score x100", "right")]
+    show_table(f"MTEB: {result['mteb_model']} ({result['revision']})", columns, rows)
 
 
 def run_eval_mteb(args: argparse.Namespace) -> int:
@@ -136,27 +134,23 @@ def add_diagnostics_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
 
 
 def print_diagnostics(result: Diagnostics, label: str | None = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    from fmicl_text.cli.output import show_table
     from fmicl_text.evaluation.diagnostics import POSITIVE_THRESHOLD
 
     title = f"Diagnostics on STS-B {result.split} ({result.text} text)" + (f": {label}" if label else "")
-    table = Table(title=title)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_column("on", overflow="fold")
     log_n = math.log(result.i_nce_batch_size)
-    table.add_row("alignment", f"{result.alignment:.4f}", f"{result.n_pairs} pairs with gold > {POSITIVE_THRESHOLD:g}")
-    table.add_row("uniformity", f"{result.uniformity:.4f}", f"{result.n_sentences} sentences (t = 2)")
-    table.add_row("effective rank", f"{result.erank:.2f}", f"{result.n_sentences} x {result.dim}, not centred")
-    table.add_row(
-        "I_NCE",
-        f"{result.i_nce:.4f} ± {result.i_nce_std:.4f}",
-        f"{result.i_nce_batches} batches of N = {result.i_nce_batch_size} (log N = {log_n:.3f}), "
-        f"tau = {result.i_nce_temperature:g}",
-    )
-    Console().print(table)
+    rows = [
+        ["alignment", f"{result.alignment:.4f}", f"{result.n_pairs} pairs with gold > {POSITIVE_THRESHOLD:g}"],
+        ["uniformity", f"{result.uniformity:.4f}", f"{result.n_sentences} sentences (t = 2)"],
+        ["effective rank", f"{result.erank:.2f}", f"{result.n_sentences} x {result.dim}, not centred"],
+        [
+            "I_NCE",
+            f"{result.i_nce:.4f} ± {result.i_nce_std:.4f}",
+            f"{result.i_nce_batches} batches of N = {result.i_nce_batch_size} (log N = {log_n:.3f}), "
+            f"tau = {result.i_nce_temperature:g}",
+        ],
+    ]
+    show_table(title, [("measure", "left"), ("value", "right"), ("on", "left")], rows)
 
 
 def run_eval_diagnostics(args: argparse.Namespace) -> int:

@@ -45,21 +45,33 @@ def write_json(path: str | os.PathLike, record: Any) -> None:
     print(f"wrote {path}")
 
 
-def print_table(result: Any, label: str | None = None) -> None:
-    """The STS scores: a rich table in a terminal; the markdown table (plain text, never wrapped) otherwise."""
-    from fmicl_text.evaluation.sts import format_table
-
-    title = f"STS {result.suite} ({result.text} text), Spearman x100"
+def show_table(title: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
+    """A results table: rich in a terminal; markdown (plain text, never wrapped or boxed) when stdout is a file
+    or a pipe. ``columns`` are (name, "left" | "right")."""
     if not sys.stdout.isatty():
-        print(f"{title}\n{format_table(result, label)}")
+        align = {"left": "---", "right": "---:"}
+        lines = [title, "| " + " | ".join(name for name, _ in columns) + " |"]
+        lines.append("|" + "|".join(align[justify] for _, justify in columns) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        print("\n".join(lines))
         return
     from rich.console import Console
     from rich.table import Table
 
+    table = Table(title=title)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def print_table(result: Any, label: str | None = None) -> None:
+    """The STS scores (the markdown of :func:`~fmicl_text.evaluation.sts.format_table`, shown by show_table)."""
+    from fmicl_text.evaluation.sts import format_table
+
     markdown = format_table(result, label).splitlines()
     names = [c.strip() for c in markdown[0].strip("|").split("|")]
-    table = Table(title=title)
-    for name in names:
-        table.add_column(name, justify="left" if name == "model" else "right", overflow="fold")
-    table.add_row(*(c.strip() for c in markdown[2].strip("|").split("|")))
-    Console().print(table)
+    columns = [(name, "left" if name == "model" else "right") for name in names]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in markdown[2:]]
+    show_table(f"STS {result.suite} ({result.text} text), Spearman x100", columns, rows)
