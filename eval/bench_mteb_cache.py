@@ -39,6 +39,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from fmicl_text.data.home import STS_SCORE_RANGES
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "bench"
 ARMS = {
@@ -46,10 +48,9 @@ ARMS = {
     "b": "mteb CachedEmbeddingWrapper(SentenceTransformerEncoderWrapper)",
     "c": "mteb SentenceTransformerEncoderWrapper, no cache",
 }
-# local task name -> (file under the data home, gold score range)
+# local task name -> (file under the data home, gold score range: the data home's own table)
 TASKS = {
-    "stsb-test-original": ("sts/original/stsb.test.tsv", (0, 5)),
-    "sickr-test-original": ("sts/original/sickr.test.tsv", (1, 5)),
+    f"{name}-test-original": (f"sts/original/{name}.test.tsv", STS_SCORE_RANGES[name]) for name in ("stsb", "sickr")
 }
 WARMUP_TEXTS = 256  # encoded once before any timing (thread pools, first-call allocations), not counted
 DUPLICATE_WARNING = "duplicate item"  # the text of CachedEmbeddingWrapper's warning per repeated text
