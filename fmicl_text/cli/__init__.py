@@ -31,6 +31,7 @@ COMMANDS = {
     "eval diagnostics": (evaluate.run_eval_diagnostics, evaluate.add_diagnostics_arguments),
     "report": (report.run_report, report.add_report_arguments),
     "sweep": (train.run_sweep, add_recipe_arguments, train.add_sweep_arguments),
+    "compare": (train.run_compare, train.add_compare_arguments),
     "base build": (train.run_base_build, add_recipe_arguments, train.add_base_arguments),
     "base probe": (train.run_base_probe, train.add_base_probe_arguments),
     "views show": (views.run_views_show, views.add_views_show_arguments),
@@ -45,6 +46,7 @@ HELP = {
     "eval diagnostics": "alignment, uniformity, effective rank and I_NCE on STS-B",
     "report": "tables and plots from run folders or result files",
     "sweep": "hyper-parameter search on the dev score (Optuna: TPE, median pruning)",
+    "compare": "objectives (or views) on one budget: tuned alike on dev, then trained with several seeds",
     "base": "pre-train an encoder of our own and measure what SimCSE adds to it",
     "base build": "MLM pre-training with SimCSE probes along the way, then the gate",
     "base probe": "STS-B dev of any encoder before and after a short unsupervised SimCSE run",
@@ -98,6 +100,13 @@ Only files the report wrote (listed in DIR/fmicl_report.json) are ever replaced.
       --max-steps 200 --storage postgresql://host/db --study js      several machines, one study
 
 space.yaml: a recipe key per line, e.g. loss.sigma: {type: float, low: 0.25, high: 8.0, log: true}""",
+    "compare": """examples:
+  fmicl-text compare eval/compare/objectives-minilm.yaml --report eval/reports/objectives.md
+  fmicl-text compare my-spec.yaml --stage tune       tune every row on dev; no test set touched
+  fmicl-text compare my-spec.yaml                    then one run per seed, the table (resumes)
+
+SPEC.yaml names a recipe, the keys every row shares, the rows (keys + search space), trials and seeds;
+eval/compare/ has examples.""",
     "base": """examples:
   fmicl-text base build recipes/base-mlm-small.yaml --probe-every 3000 --report eval/bases.md
   fmicl-text base probe sentence-transformers/all-MiniLM-L6-v2 --probe-steps 250""",

@@ -1,4 +1,4 @@
-"""``train``, ``sweep`` (hyper-parameter search) and ``base build``: the flags, their checks and what is printed."""
+"""``train``, ``sweep`` (search), ``compare`` and ``base build``: the flags, their checks and what is printed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from fmicl_text.cli.recipe import add_data_dir, parse_numbers, recipe_from_args
 from fmicl_text.errors import FmiclError
 from fmicl_text.training.bases import GATE, GATE_LEARNING_RATES, PROBE
+from fmicl_text.training.compare import STAGES
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -54,6 +55,49 @@ def run_sweep(args: argparse.Namespace) -> int:
           keep_models=args.keep_models)  # fmt: skip
     print((out / TRIALS_TABLE).read_text(encoding="utf-8"))
     print(f"wrote {out / TRIALS_TABLE}, {out / BEST_RECIPE} and {out / TRIALS_PLOT}")
+    return 0
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("spec", metavar="SPEC.yaml", help="the comparison: a recipe, the rows, trials and seeds")
+    parser.add_argument(
+        "--output-dir",
+        default=None,
+        metavar="DIR",
+        help="study, records, tables and models (default: runs/compare/NAME)",
+    )
+    parser.add_argument(
+        "--stage",
+        choices=STAGES,
+        default="all",
+        help="tune on dev, train the seeds, or both (default)",
+    )
+    parser.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default: DIR/study.db, SQLite)")
+    parser.add_argument("--report", default=None, metavar="FILE.md", help="also write this comparison's section here")
+    return parser
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from fmicl_text.reporting.compare import write_report
+    from fmicl_text.training.compare import load_comparison, load_studies, run_seeds, tune
+
+    comparison = load_comparison(args.spec)
+    out = Path(args.output_dir or Path("runs") / "compare" / comparison.name)
+    report = Path(args.report) if args.report else None
+
+    def write() -> Path:
+        return write_report(comparison, out, args.storage, report)
+
+    if args.stage in ("tune", "all"):
+        tune(comparison, out, args.storage, after_round=write)
+    if args.stage in ("seeds", "all"):
+        run_seeds(comparison, out, load_studies(comparison, out, args.storage), after_run=write)
+    table = write()
+    print(table.read_text(encoding="utf-8"))
+    print(f"wrote {table}" + (f" and {report}" if report else ""))
     return 0
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from fmicl_text.errors import FmiclError
 from fmicl_text.layout import I_NCE_TEMPERATURE, STSB_DEV
+from fmicl_text.training.records import append_record, read_records
 
 PROBES_FILE = "probes.jsonl"
 GATE_FILE = "gate.json"
@@ -126,12 +127,6 @@ def in_bases_home(recipe):
     return replace(recipe, training=replace(recipe.training, output_dir=str(bases_home() / name)))
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def build_base(
     recipe,
     *,
@@ -163,15 +158,14 @@ def build_base(
         )
     folder = RunFolder(Path(recipe.training.output_dir))
     probes_path = probes_file(folder.path)
-    done = {row["step"] for row in read_jsonl(probes_path)}
+    done = {row["step"] for row in read_records(probes_path)}
     data_dir = recipe.data.data_dir
     start = time.time()
 
     def record(step: int, path: Path, mlm_loss: float | None) -> None:
         log(f"probe at MLM step {step}: {path}")
         row = {"step": step, "mlm_loss": mlm_loss, **simcse_lift(path, probe, data_dir)}
-        with probes_path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_record(probes_path, row)
         done.add(step)
         if after_probe is not None:
             after_probe()
@@ -245,7 +239,7 @@ def _mlm_loss_at(folder: Path, step: int) -> float | None:
 def base_info(recipe, probe: ProbeBudget) -> dict[str, Any]:
     """What :func:`report_lines` shows of the base ``recipe`` builds: its probes so far and, once built, its gate."""
     out = Path(recipe.training.output_dir)
-    probes = read_jsonl(probes_file(out))
+    probes = read_records(probes_file(out))
     gate_file = out / GATE_FILE
     return {
         "about": recipe.description,

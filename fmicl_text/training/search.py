@@ -54,7 +54,7 @@ class Dimension:
 
 
 def load_space(path: str | Path) -> list[Dimension]:
-    """Read a search space; every entry is checked here, before any training."""
+    """Read a search space file; every entry is checked here, before any training."""
     path = Path(path)
     if not path.is_file():
         raise FmiclError(
@@ -64,34 +64,39 @@ def load_space(path: str | Path) -> list[Dimension]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise FmiclError(f"the search space is not valid YAML: {exc}".splitlines()[0], where=str(path)) from None
+    return parse_space(raw, str(path))
+
+
+def parse_space(raw: Any, where: str) -> list[Dimension]:
+    """A search space given as a mapping (a file's content, or a comparison row's ``space``)."""
     if not isinstance(raw, dict) or not raw:
-        raise FmiclError("a search space is a YAML mapping of recipe keys to ranges", where=str(path))
+        raise FmiclError("a search space is a YAML mapping of recipe keys to ranges", where=where)
     dims = []
     for key, spec in raw.items():
-        where = f"{path}: {key}"
+        at = f"{where}: {key}"
         if not isinstance(spec, dict):
-            raise FmiclError("each entry needs {type: float|int|categorical, ...}", where=where)
+            raise FmiclError("each entry needs {type: float|int|categorical, ...}", where=at)
         kind = spec.get("type")
         if kind not in KINDS:
-            raise FmiclError(f"unknown type {kind!r}", where=where, fix=did_you_mean(str(kind), KINDS))
+            raise FmiclError(f"unknown type {kind!r}", where=at, fix=did_you_mean(str(kind), KINDS))
         allowed = {"type", "choices"} if kind == "categorical" else {"type", "low", "high", "log", "step"}
         extra = set(spec) - allowed
         if extra:
             raise FmiclError(
-                f"unknown field(s) {sorted(extra)} for type {kind}", where=where, fix=f"use {sorted(allowed)}"
+                f"unknown field(s) {sorted(extra)} for type {kind}", where=at, fix=f"use {sorted(allowed)}"
             )
         if kind == "categorical":
             choices = spec.get("choices")
             if not isinstance(choices, list) or not choices:
-                raise FmiclError("a categorical entry needs a non-empty list of choices", where=where)
+                raise FmiclError("a categorical entry needs a non-empty list of choices", where=at)
             dims.append(Dimension(str(key), kind, choices=tuple(choices)))
             continue
         low, high = spec.get("low"), spec.get("high")
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (low, high))
         if not numbers or not low < high:
-            raise FmiclError(f"low and high must be numbers with low < high, got {low!r}, {high!r}", where=where)
+            raise FmiclError(f"low and high must be numbers with low < high, got {low!r}, {high!r}", where=at)
         if spec.get("log") and low <= 0:
-            raise FmiclError(f"a log range needs low > 0, got {low}", where=where)
+            raise FmiclError(f"a log range needs low > 0, got {low}", where=at)
         dims.append(Dimension(str(key), kind, float(low), float(high), bool(spec.get("log", False)), spec.get("step")))
     return dims
 
@@ -163,8 +168,12 @@ def sweep(
     study_name: str = "sweep",
     keep_models: bool = False,
     pruner_startup: int = 5,
+    sampler_startup: int = 10,
 ) -> Any:
-    """Run (or resume) the study until ``trials`` trials have finished; write the table, best recipe and plot."""
+    """Run (or resume) the study until ``trials`` trials have finished; write the table, best recipe and plot.
+
+    ``pruner_startup``: trials finished before the median pruner stops any; ``sampler_startup``: random
+    draws before TPE models the scores (Optuna's default, 10)."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.study import MaxTrialsCallback
@@ -200,19 +209,27 @@ def sweep(
         )
     study.set_user_attr("space", keys)
     # A resumed study must not replay the first sitting's draws: the sampler's seed moves on with it.
-    study.sampler = optuna.samplers.TPESampler(seed=recipe.training.seed + len(study.trials))
-    finished = (TrialState.COMPLETE, TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=finished))
+    study.sampler = optuna.samplers.TPESampler(
+        seed=recipe.training.seed + len(study.trials), n_startup_trials=sampler_startup
+    )
+    done = finished_trials(study)
     if done < trials:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study.optimize(
             make_objective(recipe, space, out, keep_models),
             n_trials=trials - done,
-            callbacks=[MaxTrialsCallback(trials, states=finished)],
+            callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE, TrialState.PRUNED))],
             catch=(FmiclError,),
         )
     write_outputs(study, recipe, out, study_name)
     return study
+
+
+def finished_trials(study: Any) -> int:
+    """Trials that ran to an end (complete or pruned): what ``trials`` counts."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
 def write_outputs(study: Any, recipe: Any, out: Path, title: str) -> None:

@@ -10,8 +10,6 @@ another in this process.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import math
 import time
@@ -20,6 +18,7 @@ from typing import Any
 
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.layout import I_NCE_TEMPERATURE
+from fmicl_text.training.records import append_record, continue_or_restart, read_records, recipe_key
 
 logger = logging.getLogger(__name__)
 
@@ -55,42 +54,6 @@ def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Pa
     return apply_overrides(recipe, overrides)
 
 
-def _continue_or_restart(recipe) -> tuple[Any, str | None]:
-    """A point killed mid-training continues from its last checkpoint; anything else in its folder restarts."""
-    from fmicl_text.recipe import differences, recipe_from_dict
-    from fmicl_text.training.run_folder import RunFolder
-
-    state = RunFolder(Path(recipe.training.output_dir)).run_state()
-    if state and not state.get("finished") and not differences(recipe_from_dict(state["recipe"]), recipe):
-        return dataclasses.replace(recipe, training=dataclasses.replace(recipe.training, overwrite=False)), "latest"
-    return recipe, None
-
-
-def point_key(recipe) -> str:
-    """Everything that makes a point what it is, but where it was written."""
-    raw = recipe.to_dict()
-    raw["training"] = {k: v for k, v in raw["training"].items() if k not in ("output_dir", "overwrite")}
-    return json.dumps(raw, sort_keys=True)
-
-
-def read_points(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise FmiclError(
-                "a line of the sweep's results is not JSON",
-                where=f"{path}, line {number}",
-                fix="delete that line (its point is rerun)",
-            ) from None
-    return rows
-
-
 def table_lines(rows: list[dict[str, Any]], title: str) -> list[str]:
     lines = [
         f"# {title}",
@@ -121,7 +84,7 @@ def run_point(recipe, *, mi_temperature: float, mi_batches: int) -> dict[str, An
     from fmicl_text.training.trainer import train
 
     start = time.time()
-    recipe, resume = _continue_or_restart(recipe)
+    recipe, resume = continue_or_restart(recipe)
     result = train(recipe, resume=resume)
     if result.best_dev is None:
         raise FmiclError("a sweep point needs a dev score", fix="keep eval.dev (stsb-dev) in the recipe")
@@ -162,20 +125,18 @@ def sweep(
         raise FmiclError(f"unknown side {side!r}", fix=did_you_mean(side, SIDES))
     recipes = [point_recipe(recipe, view, param, value, side, out) for value in values]  # all checked first
     points_path = out / POINTS_FILE
-    done = {row["key"]: row for row in read_points(points_path)}
+    done = {row["key"]: row for row in read_records(points_path)}
     label = "k" if view == SHARED_BITS else param
     where = "both views" if side == "both" or view == SHARED_BITS else f"view {side}"
     title = f"View sweep: {view} {label} on {where}"
     rows = []
     for value, point in zip(values, recipes, strict=True):
-        key = point_key(point)
+        key = recipe_key(point)
         if key not in done:
             logger.info("sweep point %s %s=%g (%s)", view, label, value, where)
             row = {"key": key, "view": view, "param": param, "value": value, "side": side}
             row.update(run_point(point, mi_temperature=mi_temperature, mi_batches=mi_batches))
-            out.mkdir(parents=True, exist_ok=True)
-            with points_path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
+            append_record(points_path, row)
             done[key] = row
         rows.append(done[key])
         (out / TABLE_FILE).write_text("\n".join(table_lines(rows, title)) + "\n", encoding="utf-8")

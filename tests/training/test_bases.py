@@ -11,7 +11,8 @@ from conftest import tiny_recipe
 from fmicl_text.errors import FmiclError
 from fmicl_text.reporting.bases import plot_curve, report_lines
 from fmicl_text.training import bases
-from fmicl_text.training.bases import GATE_FILE, ProbeBudget, build_base, read_jsonl
+from fmicl_text.training.bases import GATE_FILE, ProbeBudget, build_base
+from fmicl_text.training.records import read_records
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
 
@@ -51,7 +52,7 @@ def test_base_build_probes_each_stage_runs_the_gate_and_resumes(tiny_bert, tiny_
         gate=budget,
         gate_learning_rates=(1e-4, 1e-3),
     )
-    probes = read_jsonl(tmp_path / "bases" / "tiny-base.probes.jsonl")
+    probes = read_records(tmp_path / "bases" / "tiny-base.probes.jsonl")
     assert [row["step"] for row in probes] == [0, 2, 4]
     assert probes[0]["mlm_loss"] is None and all(row["mlm_loss"] > 0 for row in probes[1:])
     for row in probes:

@@ -1,0 +1,232 @@
+"""The table and plot of a comparison (``fmicl-text compare``): rows' test scores over seeds, each row
+against the reference seed for seed, and the rows' chosen parameters, dev scores and geometry.
+
+Pure formatting and statistics of records (the dicts of ``records.jsonl``); nothing here trains.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from fmicl_text.layout import AVG, DIAGNOSTIC_METRICS
+from fmicl_text.reporting.tables import format_score, task_columns
+
+NOISE_LEVEL = 0.05  # a difference from the reference is claimed only below this p (two-sided paired t-test)
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (None where undefined)."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def paired_test(values: Mapping[int, float], reference: Mapping[int, float]) -> tuple[float | None, float | None, int]:
+    """``(mean difference, p, pairs)`` of ``values - reference`` over the seeds both have.
+
+    p is the two-sided paired t-test's (scipy); None with fewer than 2 pairs. Equal differences on every
+    seed (no spread) give p = 0 when they are not all 0, else 1."""
+    from scipy import stats
+
+    seeds = sorted(set(values) & set(reference))
+    pairs = [(values[s], reference[s]) for s in seeds if values[s] is not None and reference[s] is not None]
+    if not pairs:
+        return None, None, 0
+    diffs = [a - b for a, b in pairs]
+    mean = statistics.fmean(diffs)
+    if len(pairs) < 2:
+        return mean, None, len(pairs)
+    if max(diffs) == min(diffs):
+        return mean, 0.0 if mean != 0 else 1.0, len(pairs)
+    return mean, float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue), len(pairs)
+
+
+def verdict(diff: float | None, p: float | None, pairs: int) -> str:
+    if diff is None:
+        return "-"
+    if p is None:
+        return f"{pairs} seed: untested"
+    if p < NOISE_LEVEL:
+        return "better, beyond noise" if diff > 0 else "worse, beyond noise"
+    return "within noise"
+
+
+def _by_row(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    rows: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        rows.setdefault(record["row"], []).append(record)
+    return rows
+
+
+def _cell(mean: float | None, sd: float | None, digits: int = 2) -> str:
+    if mean is None:
+        return "-"
+    return format_score(mean, digits) + (f" ± {sd:.{digits}f}" if sd is not None else "")
+
+
+def _params(params: Mapping[str, Any]) -> str:
+    if not params:
+        return "(fixed)"
+    return ", ".join(f"{key.rpartition('.')[2]} {value:.3g}" if isinstance(value, float)
+                     else f"{key.rpartition('.')[2]} {value}" for key, value in sorted(params.items()))  # fmt: skip
+
+
+def comparison_lines(
+    *,
+    name: str,
+    rows: Sequence[str],
+    reference: str,
+    budget: str,
+    records: Sequence[Mapping[str, Any]],
+    tuning: Mapping[str, Mapping[str, Any]],
+    description: str = "",
+) -> list[str]:
+    """The markdown section of a comparison.
+
+    ``rows``: the row names in the spec's order; ``budget``: one paragraph saying what every run trained on;
+    ``tuning``: per tuned row ``{"trials": n, "best_dev": x, "params": {...}}``; ``records``: the seed runs.
+    """
+    by_row = _by_row(records)
+    tasks = [t for t in task_columns(r["test"] for r in records) if t != AVG]
+    ref_avg = {r["seed"]: r["test"].get(AVG) for r in by_row.get(reference, [])}
+    lines = [f"## {name}", ""]
+    if description:
+        lines += [description, ""]
+    lines += [budget, ""]
+    header = ["row", "seeds", *tasks, "avg", f"avg - {reference}", "p", "verdict"]
+    lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 2) + "---|"]
+    for row in rows:
+        runs = by_row.get(row, [])
+        if not runs:
+            lines.append(f"| {row} | 0 |" + " |" * (len(header) - 2))
+            continue
+        cells = [_cell(*mean_sd([r["test"].get(t) for r in runs])) for t in tasks]
+        avg = {r["seed"]: r["test"].get(AVG) for r in runs}
+        if row == reference:
+            diff_cells = ["-", "-", "reference"]
+        else:
+            diff, p, pairs = paired_test(avg, ref_avg)
+            diff_cells = ["-" if diff is None else f"{diff:+.2f}", "-" if p is None else f"{p:.3f}",
+                          verdict(diff, p, pairs)]  # fmt: skip
+        lines.append(f"| {row} | {len(runs)} | " + " | ".join([*cells, _cell(*mean_sd(list(avg.values()))),
+                                                           *diff_cells]) + " |")  # fmt: skip
+    lines += [
+        "",
+        f"Test sets, Spearman x100, mean ± standard deviation over seeds. `avg - {reference}`: the mean of the "
+        f"per-seed differences of the average; p: two-sided paired t-test over the seeds both rows ran; a "
+        f"difference is claimed only when p < {NOISE_LEVEL}.",
+        "",
+        "| row | chosen parameters | tuning trials | tuning best dev | dev (seeds) | "
+        + " | ".join(DIAGNOSTIC_METRICS)
+        + " | seconds a run |",
+        "|---|---|---:|---:|---:|" + "---:|" * len(DIAGNOSTIC_METRICS) + "---:|",
+    ]
+    for row in rows:
+        runs, tuned = by_row.get(row, []), tuning.get(row, {})
+        geometry = [_cell(*mean_sd([r["diagnostics"][m] for r in runs]), 3) for m in DIAGNOSTIC_METRICS]
+        seconds = mean_sd([r["seconds"] for r in runs])[0]
+        params = tuned.get("params") if tuned else (runs[0]["params"] if runs else {})
+        best = tuned.get("best_dev")
+        lines.append(
+            f"| {row} | {_params(params or {})} | {tuned.get('trials', '-')} | "
+            f"{'-' if best is None else f'{best:.2f}'} | {_cell(*mean_sd([r['dev'] for r in runs]))} | "
+            + " | ".join(geometry)
+            + f" | {'-' if seconds is None else f'{seconds:.0f}'} |"
+        )
+    lines += [
+        "",
+        "Dev: the best dev checkpoint's score (what tuning chose on). Geometry of each kept model on the STS-B dev "
+        "sentences: alignment and uniformity (lower is better for both), effective rank, I_NCE between two "
+        "dropout views (nats).",
+        "",
+    ]
+    return lines
+
+
+def plot_comparison(
+    records: Sequence[Mapping[str, Any]], rows: Sequence[str], reference: str, path: str | Path, title: str
+) -> Path | None:
+    """Each row's test average over seeds (mean ± sd, every seed a dot), the reference's mean as a line."""
+    from fmicl_text.reporting.plots import new_figure, save_figure
+
+    by_row = _by_row(records)
+    shown = [row for row in rows if by_row.get(row)]
+    if not shown:
+        return None
+    fig = new_figure(7.0, 0.9 + 0.35 * len(shown))
+    ax = fig.add_subplot()
+    for y, row in enumerate(shown):
+        values = [r["test"].get(AVG) for r in by_row[row] if r["test"].get(AVG) is not None]
+        mean, sd = mean_sd(values)
+        if mean is None:
+            continue
+        ax.errorbar([mean], [y], xerr=[sd or 0.0], fmt="o", color="C1" if row == reference else "C0", capsize=3)
+        ax.scatter(values, [y] * len(values), s=8, color="grey", zorder=3)
+    ref = mean_sd([r["test"].get(AVG) for r in by_row.get(reference, [])])[0]
+    if ref is not None:
+        ax.axvline(ref, color="C1", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(shown)), shown)
+    ax.invert_yaxis()
+    ax.set_xlabel("test average, Spearman x100 (mean ± sd over seeds)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    return save_figure(fig, path)
+
+
+def write_report(comparison: Any, out: Path, storage: str | None = None, report: Path | None = None) -> Path:
+    """``comparison.md`` and ``comparison.png`` in ``out`` from the studies and records so far; with ``report``,
+    also this comparison's section in that file (replaced between its markers, the rest of the file kept)."""
+    from fmicl_text.training.compare import (
+        PLOT_FILE,
+        TABLE_FILE,
+        current_records,
+        describe_budget,
+        load_studies,
+        tuning_summary,
+    )
+
+    studies = load_studies(comparison, out, storage)
+    records = current_records(comparison, out, studies)
+    rows = [row.name for row in comparison.rows]
+    lines = comparison_lines(
+        name=comparison.name,
+        rows=rows,
+        reference=comparison.reference,
+        budget=describe_budget(comparison),
+        records=records,
+        tuning=tuning_summary(comparison, studies),
+        description=comparison.description,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    plot = plot_comparison(records, rows, comparison.reference, out / PLOT_FILE, comparison.name)
+    if plot is None:  # no run counts any more (a changed spec): no stale picture beside the table
+        (out / PLOT_FILE).unlink(missing_ok=True)
+    (out / TABLE_FILE).write_text("\n".join([f"# Comparison {comparison.name}", "", *lines[2:]]), encoding="utf-8")
+    if report is not None:
+        if plot is not None:
+            image = report.with_suffix("") / f"{comparison.name}.png"
+            image.parent.mkdir(parents=True, exist_ok=True)
+            image.write_bytes(plot.read_bytes())
+            lines += [f"![{comparison.name}]({report.stem}/{image.name})", ""]
+        replace_section(report, comparison.name, lines)
+    return out / TABLE_FILE
+
+
+def replace_section(path: Path, name: str, lines: Sequence[str]) -> None:
+    """Put ``lines`` between ``<!-- compare:NAME -->`` markers in ``path`` (appended the first time)."""
+    begin, end = f"<!-- compare:{name} -->", f"<!-- /compare:{name} -->"
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Comparisons\n"
+    block = "\n".join([begin, *lines, end])
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,355 @@
+"""``fmicl-text compare SPEC.yaml``: several objectives (or views) on one budget, tuned alike, seeded.
+
+A comparison spec names a recipe (the shared budget: model, data, steps, batch, length, views), the
+overrides every row shares, and the rows: each a few recipe keys (the loss and its fixed parameters)
+and a search space. It runs in two stages, both resumable:
+
+1. **tune**: every row with a space gets ``trials`` trials of ``fmicl-text sweep`` (Optuna, one study
+   per row in one storage), scored on the dev set only, with the test suite off. Trials advance in
+   rounds (one more for every row per round), so a stopped comparison leaves its rows equally tuned.
+2. **seeds**: every row's best recipe is trained once per seed and scored on the test suite, with the
+   diagnostics (alignment, uniformity, effective rank, I_NCE) of the kept model. Each finished run is
+   a line of ``records.jsonl``; a rerun skips it. Models of the first seed are kept (for
+   ``eval mteb``); the other seeds' folders are removed once their line is written.
+
+The table (``comparison.md``, :mod:`fmicl_text.reporting.compare`) is rewritten after every run.
+
+Spec format::
+
+    name: objectives-minilm
+    recipe: ../../recipes/quickstart-minilm.yaml   # relative to this file
+    set: {training.max_steps: 200, eval.eval_steps: 50}
+    trials: 8             # per row with a space (the same for every row: a fair comparison)
+    startup_trials: 4     # random draws before TPE models the scores
+    seeds: [42, 43, 44]
+    reference: infonce    # the row the others are compared with, seed for seed
+    rows:
+      infonce:
+        set: {loss.name: infonce}
+        space: {loss.temperature: {type: float, low: 0.01, high: 0.2, log: true}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.training.records import append_record, continue_or_restart, read_records, recipe_key
+from fmicl_text.training.search import STUDY_DB, Dimension, parse_space
+
+logger = logging.getLogger(__name__)
+
+RECORDS_FILE = "records.jsonl"
+TABLE_FILE = "comparison.md"
+PLOT_FILE = "comparison.png"
+TUNE_DIR, RUNS_DIR = "tune", "runs"
+SPEC_KEYS = ("name", "description", "recipe", "set", "trials", "startup_trials", "pruner_startup", "seeds",
+             "reference", "rows")  # fmt: skip
+ROW_KEYS = ("set", "space")
+STAGES = ("tune", "seeds", "all")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    overrides: dict[str, Any]  # recipe keys of this row, on top of the shared ones
+    space: tuple[Dimension, ...]  # empty: nothing to tune
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    description: str
+    recipe: Any  # the shared recipe (the spec's ``set`` applied)
+    rows: tuple[Row, ...]
+    trials: int
+    seeds: tuple[int, ...]
+    reference: str
+    startup_trials: int
+    pruner_startup: int
+    source: Path
+
+    def row(self, name: str) -> Row:
+        return next(row for row in self.rows if row.name == name)
+
+
+def _mapping(value: Any, what: str, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FmiclError(f"{what} must be a mapping of dotted recipe keys to values", where=where)
+    return value
+
+
+def _whole(value: Any, what: str, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FmiclError(f"{what} must be a whole number >= {minimum}, got {value!r}", where=where)
+    return value
+
+
+def load_comparison(path: str | Path) -> Comparison:
+    """Read and check a spec: every row's recipe is built and checked here, before any training."""
+    from fmicl_text.recipe import apply_overrides, load_recipe
+
+    path = Path(path)
+    if not path.is_file():
+        raise FmiclError("comparison spec not found", where=str(path), fix="see fmicl-text compare --help")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FmiclError(f"the spec is not valid YAML: {exc}".splitlines()[0], where=str(path)) from None
+    where = str(path)
+    if not isinstance(raw, dict):
+        raise FmiclError("a comparison spec is a YAML mapping", where=where, fix="see fmicl-text compare --help")
+    for key in raw:
+        if key not in SPEC_KEYS:
+            raise FmiclError(f"unknown spec key {key!r}", where=where, fix=did_you_mean(str(key), SPEC_KEYS))
+    for key in ("name", "recipe", "rows"):
+        if not raw.get(key):
+            raise FmiclError(f"the spec needs {key!r}", where=where, fix="see fmicl-text compare --help")
+    recipe_path = (path.parent / str(raw["recipe"])).resolve()
+    try:
+        shared = apply_overrides(load_recipe(recipe_path), _mapping(raw.get("set"), "set", where))
+    except FmiclError as exc:
+        raise FmiclError(exc.what, where=f"{where}: recipe/set ({exc.where or recipe_path})", fix=exc.fix) from None
+    if shared.eval.dev is None:
+        raise FmiclError("a comparison tunes on the dev score", where=where, fix="keep eval.dev (e.g. stsb-dev)")
+    if shared.eval.final_suite is None:
+        raise FmiclError("a comparison scores its rows on a test suite", where=where,
+                         fix="set eval.final_suite (e.g. senteval7)")  # fmt: skip
+    seeds = raw.get("seeds", [shared.training.seed])
+    if not isinstance(seeds, list) or not seeds or len(set(map(str, seeds))) != len(seeds):
+        raise FmiclError(f"seeds must be a non-empty list of distinct whole numbers, got {seeds!r}", where=where)
+    for seed in seeds:
+        _whole(seed, "a seed", where, 0)
+    rows = []
+    if not isinstance(raw["rows"], dict):
+        raise FmiclError("rows must map row names to {set: ..., space: ...}", where=where)
+    for name, spec in raw["rows"].items():
+        at = f"{where}: rows.{name}"
+        spec = _mapping(spec, "a row", at)
+        for key in spec:
+            if key not in ROW_KEYS:
+                raise FmiclError(f"unknown row key {key!r}", where=at, fix=did_you_mean(str(key), ROW_KEYS))
+        space = tuple(parse_space(spec["space"], f"{at}.space")) if spec.get("space") else ()
+        rows.append(Row(str(name), dict(_mapping(spec.get("set"), "set", at)), space))
+    comparison = Comparison(
+        name=str(raw["name"]),
+        description=str(raw.get("description") or ""),
+        recipe=shared,
+        rows=tuple(rows),
+        trials=_whole(raw.get("trials", 0), "trials", where, 0),
+        seeds=tuple(seeds),
+        reference=str(raw.get("reference") or rows[0].name),
+        startup_trials=_whole(raw.get("startup_trials", 10), "startup_trials", where, 1),
+        pruner_startup=_whole(raw.get("pruner_startup", 5), "pruner_startup", where, 0),
+        source=path,
+    )
+    if comparison.reference not in {row.name for row in rows}:
+        raise FmiclError(f"reference {comparison.reference!r} is not a row", where=where,
+                         fix=did_you_mean(comparison.reference, [row.name for row in rows]))  # fmt: skip
+    if comparison.trials == 0 and any(row.space for row in rows):
+        raise FmiclError("rows have search spaces but trials is 0", where=where, fix="set trials (e.g. 8)")
+    for row in rows:  # every row builds a valid recipe, and its space's ends too (before any training)
+        _check_row(comparison, row, Path("."))
+    return comparison
+
+
+def row_recipe(comparison: Comparison, row: Row, output_dir: Path, **extra: Any) -> Any:
+    """The shared recipe with the row's keys (a loss change first, so its parameters apply to the new loss)."""
+    from fmicl_text.recipe import apply_overrides
+
+    keys = dict(sorted(row.overrides.items(), key=lambda kv: kv[0] != "loss.name"))
+    return apply_overrides(
+        comparison.recipe, {"name": row.name, **keys, "training.output_dir": str(output_dir), **extra}
+    )
+
+
+def tuning_recipe(comparison: Comparison, row: Row, out: Path) -> Any:
+    """What a trial trains: the row on the shared budget, scored on dev only (the test suite off)."""
+    return row_recipe(comparison, row, out / TUNE_DIR / row.name, **{"eval.final_suite": None})
+
+
+def _check_row(comparison: Comparison, row: Row, out: Path) -> None:
+    from fmicl_text.recipe import validate
+    from fmicl_text.training.search import check_space
+    from fmicl_text.training.trainer import check_loss
+
+    where = f"{comparison.source}: rows.{row.name}"
+    try:
+        recipe = validate(tuning_recipe(comparison, row, out))
+        check_loss(recipe)
+        if row.space:
+            check_space(recipe, list(row.space), out)
+    except FmiclError as exc:
+        raise FmiclError(exc.what, where=where, fix=exc.fix) from None
+
+
+def _storage(out: Path, storage: str | None) -> str:
+    return storage or f"sqlite:///{(out / STUDY_DB).resolve()}"
+
+
+def tune(comparison: Comparison, out: Path, storage: str | None = None, after_round=None) -> dict[str, Any]:
+    """Tune every row with a space to ``comparison.trials`` finished trials, in rounds; returns the studies."""
+    from fmicl_text.training.search import sweep
+
+    studies: dict[str, Any] = {}
+    tuned = [row for row in comparison.rows if row.space]
+    for done in range(1, comparison.trials + 1):
+        for row in tuned:
+            studies[row.name] = sweep(
+                tuning_recipe(comparison, row, out),
+                space=list(row.space),
+                trials=done,
+                output_dir=out / TUNE_DIR / row.name,
+                storage=_storage(out, storage),
+                study_name=row.name,
+                pruner_startup=comparison.pruner_startup,
+                sampler_startup=comparison.startup_trials,
+            )
+        if after_round is not None:
+            after_round()
+    return studies
+
+
+def load_studies(comparison: Comparison, out: Path, storage: str | None = None) -> dict[str, Any]:
+    """The rows' studies as stored so far (a row not tuned yet is absent)."""
+    import optuna
+
+    url = _storage(out, storage)
+    if storage is None and not (out / STUDY_DB).is_file():
+        return {}
+    names = {summary.study_name for summary in optuna.get_all_study_summaries(url, include_best_trial=False)}
+    return {row.name: optuna.load_study(study_name=row.name, storage=url)
+            for row in comparison.rows if row.space and row.name in names}  # fmt: skip
+
+
+def chosen_params(comparison: Comparison, row: Row, studies: dict[str, Any]) -> dict[str, Any]:
+    """The row's tuned values: its study's best trial, once the study has all its trials."""
+    from optuna.trial import TrialState
+
+    from fmicl_text.training.search import finished_trials
+
+    if not row.space:
+        return {}
+    study = studies.get(row.name)
+    done = finished_trials(study) if study is not None else 0
+    if done < comparison.trials:
+        raise FmiclError(
+            f"row {row.name!r} has {done} of its {comparison.trials} tuning trials",
+            where=str(comparison.source),
+            fix="run the tune stage first (fmicl-text compare SPEC --stage tune)",
+        )
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise FmiclError(f"no tuning trial of row {row.name!r} completed", where=str(comparison.source),
+                         fix="look at its trials table; widen or move its space")  # fmt: skip
+    return dict(study.best_params)
+
+
+def seed_recipe(comparison: Comparison, row: Row, params: dict[str, Any], seed: int, out: Path) -> Any:
+    from fmicl_text.training.search import trial_recipe
+
+    recipe = trial_recipe(row_recipe(comparison, row, out), params, out / RUNS_DIR / row.name / f"seed-{seed}")
+    return dataclasses.replace(recipe, training=dataclasses.replace(recipe.training, seed=seed))
+
+
+def run_seed(recipe: Any, *, keep_model: bool) -> dict[str, Any]:
+    """Train one seed of a row, score it on the test suite, measure its geometry; returns its record."""
+    from fmicl_text.evaluation.diagnostics import compute_diagnostics
+    from fmicl_text.modeling import load_model
+    from fmicl_text.training.trainer import train
+
+    recipe, resume = continue_or_restart(recipe)
+    result = train(recipe, resume=resume)
+    model = load_model(str(result.output_dir))
+    geometry = compute_diagnostics(model, data_dir=recipe.data.data_dir, text=recipe.eval.text)
+    record = {
+        "dev": result.best_dev,
+        "best_step": result.best_step,
+        "steps": result.steps,
+        "test": result.test.to_json(model_name=recipe.name)["scores"] if result.test is not None else {},
+        "diagnostics": geometry.metrics(),
+        "seconds": result.seconds,
+        "resumed": resume is not None,
+    }
+    if not keep_model:  # its numbers are in the record; the weights of every seed would fill the disk
+        shutil.rmtree(result.output_dir, ignore_errors=True)
+    return record
+
+
+def run_seeds(comparison: Comparison, out: Path, studies: dict[str, Any], after_run=None) -> list[dict[str, Any]]:
+    """Train every row's chosen recipe once per seed (seeds outer, so the rows stay level); skip what is done."""
+    params = {row.name: chosen_params(comparison, row, studies) for row in comparison.rows}
+    path = out / RECORDS_FILE
+    done = {(r["row"], r["seed"], r["key"]) for r in read_records(path)}
+    for index, seed in enumerate(comparison.seeds):
+        for row in comparison.rows:
+            recipe = seed_recipe(comparison, row, params[row.name], seed, out)
+            key = recipe_key(recipe)
+            if (row.name, seed, key) in done:
+                continue
+            logger.info("compare %s: row %s, seed %d", comparison.name, row.name, seed)
+            record = run_seed(recipe, keep_model=index == 0)
+            append_record(path, {"row": row.name, "seed": seed, "key": key, "params": params[row.name], **record})
+            done.add((row.name, seed, key))
+            if after_run is not None:
+                after_run()
+    return current_records(comparison, out, studies)
+
+
+def current_records(comparison: Comparison, out: Path, studies: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of the rows' recipes as the spec and studies now choose them (stale ones left out)."""
+    keys = {}
+    for row in comparison.rows:
+        try:
+            params = chosen_params(comparison, row, studies)
+        except FmiclError:
+            continue  # not tuned yet: no record of it counts
+        for seed in comparison.seeds:
+            keys[(row.name, seed)] = recipe_key(seed_recipe(comparison, row, params, seed, out))
+    return [r for r in read_records(out / RECORDS_FILE) if keys.get((r["row"], r["seed"])) == r["key"]]
+
+
+def tuning_summary(comparison: Comparison, studies: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per tuned row: finished trials, the best dev score and its parameters so far."""
+    from optuna.trial import TrialState
+
+    from fmicl_text.training.search import finished_trials
+
+    summary = {}
+    for row in comparison.rows:
+        study = studies.get(row.name)
+        if not row.space:
+            continue
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if study else []
+        best = max(complete, key=lambda t: t.value) if complete else None
+        summary[row.name] = {
+            "trials": finished_trials(study) if study else 0,
+            "best_dev": best.value if best else None,
+            "params": dict(best.params) if best else {},
+        }
+    return summary
+
+
+def describe_budget(comparison: Comparison) -> str:
+    """One paragraph: what every run of the comparison trained on and how rows were tuned and scored."""
+    recipe = comparison.recipe
+    tc, ec = recipe.training, recipe.eval
+    length = f"{tc.max_steps} steps" if tc.max_steps > 0 else f"{tc.epochs:g} epochs"
+    tuned = sum(1 for row in comparison.rows if row.space)
+    return (
+        f"Every run: `{recipe.model.name_or_path}` ({recipe.model.pooling} pooling), data `{recipe.data.train}`, "
+        f"{length}, batch {tc.batch_size}, lr {tc.learning_rate:g}, length {recipe.data.max_seq_length}, "
+        f"views `{recipe.views.describe()}`; {ec.dev} every {ec.eval_steps} steps, the best checkpoint kept. "
+        f"Tuning: {comparison.trials} trials for every row with a search space ({tuned} of "
+        f"{len(comparison.rows)}; Optuna TPE after {comparison.startup_trials} random draws, median pruning), "
+        f"on {ec.dev} only. Then each row's best recipe once per seed ({', '.join(map(str, comparison.seeds))}), "
+        f"scored on {ec.final_suite} (test sets: never used to choose). Spec: `{comparison.source.name}`."
+    )

@@ -1,0 +1,62 @@
+"""The results files of long jobs made of many runs (view sweeps, base probes, comparisons).
+
+A job appends one JSON line per finished run and reruns only what its file lacks, so a stopped job
+resumes where it was; a run killed mid-training continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fmicl_text.errors import FmiclError
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines results file (none if it does not exist yet)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise FmiclError(
+                "a line of the results file is not JSON (a write cut short?)",
+                where=f"{path}:{number}",
+                fix="delete that line: its run is redone on the next start",
+            ) from None
+    return rows
+
+
+def append_record(path: Path, row: dict[str, Any]) -> None:
+    """Add one row, flushed to disk before the job moves on (a kill then loses at most the run in progress)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def recipe_key(recipe: Any) -> str:
+    """Everything that makes a run what it is, but where it was written."""
+    raw = recipe.to_dict()
+    raw["training"] = {k: v for k, v in raw["training"].items() if k not in ("output_dir", "overwrite")}
+    return json.dumps(raw, sort_keys=True)
+
+
+def continue_or_restart(recipe: Any) -> tuple[Any, str | None]:
+    """``(recipe, resume)`` for :func:`~fmicl_text.training.trainer.train`: a run of this very recipe killed
+    mid-training continues from its last checkpoint; anything else in its folder is replaced."""
+    from fmicl_text.recipe import differences, recipe_from_dict
+    from fmicl_text.training.run_folder import RunFolder
+
+    state = RunFolder(Path(recipe.training.output_dir)).run_state()
+    if state and not state.get("finished") and not differences(recipe_from_dict(state["recipe"]), recipe):
+        return dataclasses.replace(recipe, training=dataclasses.replace(recipe.training, overwrite=False)), "latest"
+    return recipe, None

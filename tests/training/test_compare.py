@@ -1,0 +1,156 @@
+"""``fmicl-text compare`` on a tiny model: rows tuned alike on dev, seeds trained and scored, a resume that
+reruns nothing, stale records left out when the spec changes, and a bad spec refused before any training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from conftest import tiny_recipe
+
+from fmicl_text.cli import main
+from fmicl_text.errors import FmiclError
+from fmicl_text.layout import AVG
+from fmicl_text.reporting.compare import comparison_lines, paired_test, replace_section, verdict
+from fmicl_text.training import trainer as trainer_module
+from fmicl_text.training.compare import RECORDS_FILE, TABLE_FILE, load_comparison
+
+SPACE = {"loss.temperature": {"type": "float", "low": 0.02, "high": 0.5, "log": True}}
+
+
+def _spec(tmp_path, model, home, **changes):
+    recipe = tiny_recipe(
+        "compare-test", model, home,
+        **{"training.max_steps": 4, "training.batch_size": 4, "eval.eval_steps": 2, "eval.batch_size": 8,
+           "eval.final_suite": "senteval7", "eval.diagnostics": False},
+    )  # fmt: skip
+    recipe.save(tmp_path / "recipe.yaml")
+    spec = {
+        "name": "tiny",
+        "recipe": "recipe.yaml",
+        "set": {"training.learning_rate": 1e-3},
+        "trials": 2,
+        "startup_trials": 1,
+        "seeds": [1, 2],
+        "reference": "infonce",
+        "rows": {"infonce": {"set": {"loss.name": "infonce"}, "space": SPACE}, "au": {"set": {"loss.name": "au"}}},
+        **changes,
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path / "spec.yaml"
+
+
+@pytest.mark.slow
+def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunning(
+    tiny_bert, tiny_data_home, tmp_path, monkeypatch, capsys
+):
+    runs = []
+    real = trainer_module.train
+
+    def counting(recipe, *args, **kwargs):
+        runs.append((recipe.name, recipe.eval.final_suite, recipe.training.seed))
+        return real(recipe, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train", counting)
+    spec, out, report = _spec(tmp_path, tiny_bert, tiny_data_home), tmp_path / "out", tmp_path / "objectives.md"
+    argv = ["compare", str(spec), "--output-dir", str(out), "--report", str(report)]
+    assert main(argv) == 0
+    tuning = [r for r in runs if r[1] is None]
+    seeded = [r for r in runs if r[1] is not None]
+    assert [r[0] for r in tuning] == ["infonce", "infonce"]  # only the row with a space is tuned; no test suite
+    assert sorted((name, seed) for name, _, seed in seeded) == [("au", 1), ("au", 2), ("infonce", 1), ("infonce", 2)]
+    records = [json.loads(line) for line in (out / RECORDS_FILE).read_text().splitlines()]
+    assert len(records) == 4
+    for record in records:
+        assert set(record["test"]) >= {"sts12", "sickr", AVG} and record["dev"] is not None
+        assert set(record["diagnostics"]) == {"alignment", "uniformity", "erank", "i_nce"}
+    infonce = [r for r in records if r["row"] == "infonce"]
+    assert {r["params"]["loss.temperature"] for r in infonce} == {infonce[0]["params"]["loss.temperature"]}
+    assert (out / "runs" / "au" / "seed-1" / "model.safetensors").is_file()  # the first seed's models are kept
+    assert not (out / "runs" / "au" / "seed-2").exists()
+    table = (out / TABLE_FILE).read_text()
+    assert "| au | 2 |" in table and "| infonce | 2 |" in table and "reference" in table
+    assert "temperature" in table and "(fixed)" in table
+    section = report.read_text()
+    assert "<!-- compare:tiny -->" in section and "| au | 2 |" in section
+    assert (tmp_path / "objectives" / "tiny.png").read_bytes()[:4] == b"\x89PNG"
+    assert "wrote" in capsys.readouterr().out
+
+    runs.clear()
+    assert main(argv) == 0
+    assert runs == []  # everything was done: nothing reruns
+    assert report.read_text().count("<!-- compare:tiny -->") == 1
+
+    # one more seed: only it runs, for both rows; the tuning is not repeated
+    _spec(tmp_path, tiny_bert, tiny_data_home, seeds=[1, 2, 3])
+    assert main(argv) == 0
+    assert sorted((name, seed) for name, _, seed in runs) == [("au", 3), ("infonce", 3)]
+    assert "| au | 3 |" in (out / TABLE_FILE).read_text()
+
+    # a changed shared key makes the old records stale: the table no longer counts them
+    _spec(tmp_path, tiny_bert, tiny_data_home, set={"training.learning_rate": 2e-3}, trials=2)
+    assert main([*argv, "--stage", "tune"]) == 0
+    assert "| au | 0 |" in (out / TABLE_FILE).read_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rowz": {}}, "did you mean 'rows'"),
+        ({"reference": "kcl"}, "reference 'kcl' is not a row"),
+        ({"seeds": [1, 1]}, "distinct whole numbers"),
+        ({"trials": 0}, "trials is 0"),
+        ({"rows": {"infonce": {"set": {"loss.name": "infonse"}}}}, "did you mean 'infonce'"),
+        ({"rows": {"infonce": {"space": {"loss.temperature": {"type": "float", "low": 0.0, "high": 1.0}}}}},
+         "temperature must be > 0"),
+        ({"rows": {"infonce": {"sett": {}}}}, "did you mean 'set'"),
+        ({"set": {"eval.final_suite": None}}, "test suite"),
+    ],
+)  # fmt: skip
+def test_a_bad_spec_fails_before_any_training(change, message, tiny_bert, tiny_data_home, tmp_path):
+    spec = _spec(tmp_path, tiny_bert, tiny_data_home, **change)
+    with pytest.raises(FmiclError, match=message) as info:
+        load_comparison(spec)
+    assert str(spec) in (info.value.where or "")
+
+
+def test_paired_test_claims_a_difference_only_beyond_the_seeds_noise():
+    ref = {1: 70.0, 2: 72.0, 3: 71.0}
+    consistent = {1: 71.0, 2: 73.1, 3: 71.9}  # +1 on every seed, small spread
+    noisy = {1: 74.0, 2: 70.0, 3: 72.5}  # +1.17 on average, spread larger than the gain
+    diff, p, pairs = paired_test(consistent, ref)
+    assert pairs == 3 and diff == pytest.approx(1.0, abs=0.01) and p < 0.05
+    assert verdict(diff, p, pairs) == "better, beyond noise"
+    diff, p, pairs = paired_test(noisy, ref)
+    assert p > 0.05 and verdict(diff, p, pairs) == "within noise"
+    diff, p, pairs = paired_test({1: 69.0}, ref)
+    assert (diff, p, pairs) == (-1.0, None, 1) and verdict(diff, p, pairs) == "1 seed: untested"
+    assert paired_test({4: 80.0}, ref) == (None, None, 0)
+
+
+def test_the_table_shows_means_spreads_and_the_difference_to_the_reference():
+    def record(row, seed, avg):
+        geometry = {"alignment": 0.2, "uniformity": -3.0, "erank": 100.0, "i_nce": 3.5}
+        return {"row": row, "seed": seed, "params": {}, "test": {"sts12": avg - 1, AVG: avg}, "dev": 80.0,
+                "diagnostics": geometry, "seconds": 60}  # fmt: skip
+
+    records = [record("a", s, 70 + s) for s in (1, 2, 3)] + [record("b", s, 72 + s) for s in (1, 2, 3)]
+    lines = comparison_lines(name="t", rows=["a", "b", "c"], reference="a", budget="budget", records=records,
+                             tuning={"b": {"trials": 4, "best_dev": 81.234, "params": {"loss.tau": 0.05}}})  # fmt: skip
+    text = "\n".join(lines)
+    assert "| a | 3 | 71.00 ± 1.00 | 72.00 ± 1.00 | - | - | reference |" in text
+    assert "| b | 3 | 73.00 ± 1.00 | 74.00 ± 1.00 | +2.00 | 0.000 | better, beyond noise |" in text
+    assert "| c | 0 |" in text
+    assert "| b | tau 0.05 | 4 | 81.23 | 80.00 ± 0.00 |" in text
+
+
+def test_replace_section_keeps_the_rest_of_the_file(tmp_path):
+    path = tmp_path / "r.md"
+    path.write_text("# Mine\n\nmy notes\n")
+    replace_section(path, "x", ["one"])
+    replace_section(path, "y", ["two"])
+    replace_section(path, "x", ["three"])
+    text = path.read_text()
+    assert text.startswith("# Mine\n\nmy notes\n") and "one" not in text
+    assert text.index("three") < text.index("two")
