@@ -77,14 +77,18 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     )
     parser.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default: DIR/study.db, SQLite)")
     parser.add_argument("--report", default=None, metavar="FILE.md", help="also write this comparison's section here")
+    parser.add_argument(
+        "--rows", default=None, metavar="PATTERN[,...]", help="run only these rows now, e.g. 'fmicl-*' (table: all)"
+    )
     return parser
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from fmicl_text.reporting.compare import write_report
-    from fmicl_text.training.compare import load_comparison, load_studies, run_seeds, tune
+    from fmicl_text.training.compare import load_comparison, load_studies, pick_rows, run_seeds, tune
 
     comparison = load_comparison(args.spec)
+    rows = pick_rows(comparison, args.rows)
     out = Path(args.output_dir or Path("runs") / "compare" / comparison.name)
     report = Path(args.report) if args.report else None
 
@@ -92,9 +96,9 @@ def run_compare(args: argparse.Namespace) -> int:
         return write_report(comparison, out, args.storage, report)
 
     if args.stage in ("tune", "all"):
-        tune(comparison, out, args.storage, after_round=write)
+        tune(comparison, out, args.storage, after_round=write, rows=rows)
     if args.stage in ("seeds", "all"):
-        run_seeds(comparison, out, load_studies(comparison, out, args.storage), after_run=write)
+        run_seeds(comparison, out, load_studies(comparison, out, args.storage), after_run=write, rows=rows)
     table = write()
     print(table.read_text(encoding="utf-8"))
     print(f"wrote {table}" + (f" and {report}" if report else ""))

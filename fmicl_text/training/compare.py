@@ -23,6 +23,8 @@ Spec format::
     startup_trials: 4     # random draws before TPE models the scores
     seeds: [42, 43, 44]
     reference: infonce    # the row the others are compared with, seed for seed
+    # extends: other.yaml # take that spec's keys (rows included); this file's win, ``set`` merged
+    # x-anything: ...     # ignored: a place for YAML anchors (&space) the rows refer to (*space)
     rows:
       infonce:
         set: {loss.name: infonce}
@@ -32,6 +34,7 @@ Spec format::
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import logging
 import shutil
 from dataclasses import dataclass
@@ -50,7 +53,7 @@ RECORDS_FILE = "records.jsonl"
 TABLE_FILE = "comparison.md"
 PLOT_FILE = "comparison.png"
 TUNE_DIR, RUNS_DIR = "tune", "runs"
-SPEC_KEYS = ("name", "description", "recipe", "set", "trials", "startup_trials", "pruner_startup", "seeds",
+SPEC_KEYS = ("name", "description", "extends", "recipe", "set", "trials", "startup_trials", "pruner_startup", "seeds",
              "reference", "rows")  # fmt: skip
 ROW_KEYS = ("set", "space")
 STAGES = ("tune", "seeds", "all")
@@ -99,22 +102,12 @@ def load_comparison(path: str | Path) -> Comparison:
     from fmicl_text.recipe import apply_overrides, load_recipe
 
     path = Path(path)
-    if not path.is_file():
-        raise FmiclError("comparison spec not found", where=str(path), fix="see fmicl-text compare --help")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise FmiclError(f"the spec is not valid YAML: {exc}".splitlines()[0], where=str(path)) from None
+    raw = _read_spec(path, ())
     where = str(path)
-    if not isinstance(raw, dict):
-        raise FmiclError("a comparison spec is a YAML mapping", where=where, fix="see fmicl-text compare --help")
-    for key in raw:
-        if key not in SPEC_KEYS:
-            raise FmiclError(f"unknown spec key {key!r}", where=where, fix=did_you_mean(str(key), SPEC_KEYS))
     for key in ("name", "recipe", "rows"):
         if not raw.get(key):
             raise FmiclError(f"the spec needs {key!r}", where=where, fix="see fmicl-text compare --help")
-    recipe_path = (path.parent / str(raw["recipe"])).resolve()
+    recipe_path = Path(str(raw["recipe"]))
     try:
         shared = apply_overrides(load_recipe(recipe_path), _mapping(raw.get("set"), "set", where))
     except FmiclError as exc:
@@ -162,6 +155,34 @@ def load_comparison(path: str | Path) -> Comparison:
     return comparison
 
 
+def _read_spec(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """A spec's mapping, with ``extends: OTHER.yaml`` merged under it (its keys win; ``set`` merged key by key)
+    and the recipe path made absolute, so a spec for another base repeats none of the rows."""
+    if not path.is_file():
+        raise FmiclError("comparison spec not found", where=str(path), fix="see fmicl-text compare --help")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FmiclError(f"the spec is not valid YAML: {exc}".splitlines()[0], where=str(path)) from None
+    if not isinstance(raw, dict):
+        raise FmiclError("a comparison spec is a YAML mapping", where=str(path), fix="see fmicl-text compare --help")
+    raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}  # YAML anchors' home
+    for key in raw:
+        if key not in SPEC_KEYS:
+            raise FmiclError(f"unknown spec key {key!r}", where=str(path), fix=did_you_mean(str(key), SPEC_KEYS))
+    if raw.get("recipe"):
+        raw["recipe"] = str((path.parent / str(raw["recipe"])).resolve())
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    parent_path = (path.parent / str(parent)).resolve()
+    if parent_path in seen or parent_path == path.resolve():
+        raise FmiclError("specs extend each other in a circle", where=str(path), fix=f"check extends: {parent}")
+    base = _read_spec(parent_path, (*seen, path.resolve()))
+    shared = {**_mapping(base.get("set"), "set", str(parent_path)), **_mapping(raw.get("set"), "set", str(path))}
+    return {**base, **raw, "set": shared}
+
+
 def row_recipe(comparison: Comparison, row: Row, output_dir: Path, **extra: Any) -> Any:
     """The shared recipe with the row's keys (a loss change first, so its parameters apply to the new loss)."""
     from fmicl_text.recipe import apply_overrides
@@ -196,12 +217,28 @@ def _storage(out: Path, storage: str | None) -> str:
     return storage or f"sqlite:///{(out / STUDY_DB).resolve()}"
 
 
-def tune(comparison: Comparison, out: Path, storage: str | None = None, after_round=None) -> dict[str, Any]:
-    """Tune every row with a space to ``comparison.trials`` finished trials, in rounds; returns the studies."""
+def pick_rows(comparison: Comparison, patterns: str | None) -> list[Row]:
+    """The rows named by comma-separated shell patterns (``fmicl-*,infonce``); None: every row."""
+    if patterns is None:
+        return list(comparison.rows)
+    names = [row.name for row in comparison.rows]
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    for pattern in wanted:
+        if not fnmatch.filter(names, pattern):
+            raise FmiclError(f"no row matches {pattern!r}", where=str(comparison.source),
+                             fix=did_you_mean(pattern, names))  # fmt: skip
+    return [row for row in comparison.rows if any(fnmatch.fnmatchcase(row.name, p) for p in wanted)]
+
+
+def tune(
+    comparison: Comparison, out: Path, storage: str | None = None, after_round=None, rows: list[Row] | None = None
+) -> dict[str, Any]:
+    """Tune every row with a space (or those of ``rows``) to ``comparison.trials`` finished trials, in rounds;
+    returns the studies."""
     from fmicl_text.training.search import sweep
 
     studies: dict[str, Any] = {}
-    tuned = [row for row in comparison.rows if row.space]
+    tuned = [row for row in (comparison.rows if rows is None else rows) if row.space]
     for done in range(1, comparison.trials + 1):
         for row in tuned:
             studies[row.name] = sweep(
@@ -284,13 +321,17 @@ def run_seed(recipe: Any, *, keep_model: bool) -> dict[str, Any]:
     return record
 
 
-def run_seeds(comparison: Comparison, out: Path, studies: dict[str, Any], after_run=None) -> list[dict[str, Any]]:
-    """Train every row's chosen recipe once per seed (seeds outer, so the rows stay level); skip what is done."""
-    params = {row.name: chosen_params(comparison, row, studies) for row in comparison.rows}
+def run_seeds(
+    comparison: Comparison, out: Path, studies: dict[str, Any], after_run=None, rows: list[Row] | None = None
+) -> list[dict[str, Any]]:
+    """Train every row's (or ``rows``') chosen recipe once per seed (seeds outer, so the rows stay level);
+    skip what is done."""
+    rows = list(comparison.rows) if rows is None else rows
+    params = {row.name: chosen_params(comparison, row, studies) for row in rows}
     path = out / RECORDS_FILE
     done = {(r["row"], r["seed"], r["key"]) for r in read_records(path)}
     for index, seed in enumerate(comparison.seeds):
-        for row in comparison.rows:
+        for row in rows:
             recipe = seed_recipe(comparison, row, params[row.name], seed, out)
             key = recipe_key(recipe)
             if (row.name, seed, key) in done:
@@ -343,11 +384,12 @@ def describe_budget(comparison: Comparison) -> str:
     recipe = comparison.recipe
     tc, ec = recipe.training, recipe.eval
     length = f"{tc.max_steps} steps" if tc.max_steps > 0 else f"{tc.epochs:g} epochs"
+    views = "dropout only" if recipe.views.is_identity else f"`{recipe.views.describe()}`"
     tuned = sum(1 for row in comparison.rows if row.space)
     return (
         f"Every run: `{recipe.model.name_or_path}` ({recipe.model.pooling} pooling), data `{recipe.data.train}`, "
         f"{length}, batch {tc.batch_size}, lr {tc.learning_rate:g}, length {recipe.data.max_seq_length}, "
-        f"views `{recipe.views.describe()}`; {ec.dev} every {ec.eval_steps} steps, the best checkpoint kept. "
+        f"views {views}; {ec.dev} every {ec.eval_steps} steps, the best checkpoint kept. "
         f"Tuning: {comparison.trials} trials for every row with a search space ({tuned} of "
         f"{len(comparison.rows)}; Optuna TPE after {comparison.startup_trials} random draws, median pruning), "
         f"on {ec.dev} only. Then each row's best recipe once per seed ({', '.join(map(str, comparison.seeds))}), "

@@ -37,7 +37,7 @@ def _spec(tmp_path, model, home, **changes):
         "rows": {"infonce": {"set": {"loss.name": "infonce"}, "space": SPACE}, "au": {"set": {"loss.name": "au"}}},
         **changes,
     }
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return tmp_path / "spec.yaml"
 
 
@@ -154,3 +154,36 @@ def test_replace_section_keeps_the_rest_of_the_file(tmp_path):
     text = path.read_text()
     assert text.startswith("# Mine\n\nmy notes\n") and "one" not in text
     assert text.index("three") < text.index("two")
+
+
+def test_rows_are_picked_by_pattern(tiny_bert, tiny_data_home, tmp_path):
+    from fmicl_text.training.compare import pick_rows
+
+    comparison = load_comparison(_spec(tmp_path, tiny_bert, tiny_data_home))
+    assert [row.name for row in pick_rows(comparison, None)] == ["infonce", "au"]
+    assert [row.name for row in pick_rows(comparison, "a*")] == ["au"]
+    assert [row.name for row in pick_rows(comparison, "au, info*")] == ["infonce", "au"]  # the spec's order
+    with pytest.raises(FmiclError, match="no row matches 'kcl'"):
+        pick_rows(comparison, "au,kcl")
+
+
+def test_a_spec_extends_another_and_wins_key_by_key(tiny_bert, tiny_data_home, tmp_path):
+    _spec(tmp_path, tiny_bert, tiny_data_home)
+    child = tmp_path / "sub" / "child.yaml"
+    child.parent.mkdir()
+    child.write_text("extends: ../spec.yaml\nname: child\nset: {training.max_steps: 6}\nx-note: {a: 1}\n")
+    comparison = load_comparison(child)
+    assert comparison.name == "child" and [row.name for row in comparison.rows] == ["infonce", "au"]
+    assert comparison.recipe.training.max_steps == 6  # the child's key
+    assert comparison.recipe.training.learning_rate == 1e-3  # the parent's set, kept
+    (tmp_path / "loop.yaml").write_text("extends: loop.yaml\nname: x\n")
+    with pytest.raises(FmiclError, match="circle"):
+        load_comparison(tmp_path / "loop.yaml")
+
+
+def test_the_shipped_specs_load():
+    from pathlib import Path
+
+    for spec in sorted((Path(__file__).parents[2] / "eval" / "compare").glob("*.yaml")):
+        comparison = load_comparison(spec)
+        assert comparison.reference in [row.name for row in comparison.rows]
