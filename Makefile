@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives clean
 
 setup: $(VENV)/.installed
 
@@ -69,10 +69,16 @@ base-mlm-small: setup
 bases-report: setup
 	$(BIN)/fmicl-text base build recipes/base-mlm-small.yaml --probe-every 3000 --report eval/bases.md --report-only
 
-# The f-Gaussian question: each divergence x critic tuned jointly (sigma or temperature, alpha), 8 trials each,
-# 200 steps a trial on MiniLM (hours on a CPU; resumes) -> eval/fgaussian.md, eval/fgaussian/.
+# The f-Gaussian question: the f-MICL rows of the objectives comparison tuned (sigma or temperature, alpha),
+# 6 trials each, 100 steps a trial on MiniLM (hours on a CPU; resumes) -> eval/fgaussian.md, eval/compare/.
 sweep-fgaussian: setup
-	$(BIN)/python eval/sweep_fgaussian.py --trials 8 --steps 200
+	$(BIN)/python eval/sweep_fgaussian.py --spec eval/compare/objectives-minilm.yaml
+
+# Every objective on one budget: tuned alike on STS-B dev, then 3 seeds on SentEval-7 (many hours; resumes)
+# -> eval/compare/objectives-minilm/, eval/reports/objectives.md. Shares its studies with sweep-fgaussian.
+compare-objectives: setup
+	$(BIN)/fmicl-text compare eval/compare/objectives-minilm.yaml --output-dir eval/compare/objectives-minilm \
+		--report eval/reports/objectives.md
 
 test: setup
 	$(BIN)/python -m pytest -q
