@@ -27,7 +27,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 README = DOC.parents[1] / "README.md"
 README_BEGIN, README_END = "<!-- errors:begin -->", "<!-- errors:end -->"
 NO_MODEL = "{tmp}/no-model"  # never loaded: every row below fails before that
-SUBCOMMANDS = {"train", "eval", "sts", "mteb", "diagnostics", "report", "views", "show", "mi", "sweep"}
+SUBCOMMANDS = {"train", "eval", "sts", "mteb", "diagnostics", "report", "views", "show", "mi", "sweep", "compare"}
 
 
 @dataclass(frozen=True)
@@ -382,6 +382,16 @@ CASES: list[Case] = [
          write("s.txt", "One.\nTwo.\n"), "in-batch negatives",
          "`--batch-size 1`",
          "error: training.batch_size must be at least 2 (in-batch negatives), got 1"),
+    # compare: the spec is read and every row checked before any training
+    Case("compare-missing-spec", ("compare", "{tmp}/spec.yaml"), nothing, "spec.yaml",
+         "a spec that does not exist",
+         "error: comparison spec not found"),
+    Case("compare-row-key-typo", ("compare", "{tmp}/spec.yaml"),
+         write_all(write("r.yaml", "name: r\n"),
+                   write("spec.yaml", "name: x\nrecipe: r.yaml\nrows: {a: {sett: {loss.name: au}}}\n")),
+         "did you mean 'set'",
+         "a row key misspelt",
+         "error: unknown row key 'sett'"),
     # train: the training-data readers
     Case("train-missing-file", train("{tmp}/data.csv"), nothing, "data.csv",
          "a file that does not exist",
