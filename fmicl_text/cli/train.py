@@ -73,7 +73,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         "--stage",
         choices=STAGES,
         default="all",
-        help="tune on dev, train the seeds, or both (default)",
+        help="tune on dev, train the seeds, score the best rows on the spec's MTEB tasks, or all (default)",
     )
     parser.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default: DIR/study.db, SQLite)")
     parser.add_argument("--report", default=None, metavar="FILE.md", help="also write this comparison's section here")
@@ -85,7 +85,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
 def run_compare(args: argparse.Namespace) -> int:
     from fmicl_text.reporting.compare import write_report
-    from fmicl_text.training.compare import load_comparison, load_studies, pick_rows, run_seeds, tune
+    from fmicl_text.training.compare import load_comparison, load_studies, pick_rows, run_mteb, run_seeds, tune
 
     comparison = load_comparison(args.spec)
     rows = pick_rows(comparison, args.rows)
@@ -99,6 +99,8 @@ def run_compare(args: argparse.Namespace) -> int:
         tune(comparison, out, args.storage, after_round=write, rows=rows)
     if args.stage in ("seeds", "all"):
         run_seeds(comparison, out, load_studies(comparison, out, args.storage), after_run=write, rows=rows)
+    if args.stage == "mteb" or (args.stage == "all" and comparison.mteb is not None):
+        run_mteb(comparison, out, load_studies(comparison, out, args.storage), after_run=write, rows=rows)
     table = write()
     print(table.read_text(encoding="utf-8"))
     print(f"wrote {table}" + (f" and {report}" if report else ""))

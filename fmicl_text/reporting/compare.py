@@ -148,6 +148,65 @@ def comparison_lines(
     return lines
 
 
+def _ranks(values: Mapping[str, float]) -> dict[str, int]:
+    """1 for the highest value; ties share the better rank."""
+    ordered = sorted(values.values(), reverse=True)
+    return {row: ordered.index(value) + 1 for row, value in values.items()}
+
+
+def mteb_lines(
+    rows: Sequence[str], records: Sequence[Mapping[str, Any]], scores: Sequence[Mapping[str, Any]],
+    tasks: Sequence[str],
+) -> list[str]:  # fmt: skip
+    """The MTEB section: the scored rows' main score per task with its rank among them, beside their test
+    average over seeds and its rank, and how far each task's ranking agrees with the test average's."""
+    from scipy import stats
+
+    if not scores:
+        return []
+    table: dict[str, dict[str, float]] = {}
+    for record in scores:
+        if record["main_score"] is not None:
+            table.setdefault(record["row"], {})[record["task"]] = 100 * record["main_score"]
+    shown = [row for row in rows if row in table]
+    by_row = _by_row(records)
+    sts = {row: mean_sd([r["test"].get(AVG) for r in by_row.get(row, [])])[0] for row in shown}
+    sts = {row: value for row, value in sts.items() if value is not None}
+    columns = {task: {row: table[row][task] for row in shown if task in table[row]} for task in tasks}
+    ranks = {task: _ranks(values) for task, values in columns.items()}
+    sts_ranks = _ranks(sts)
+    metrics = {r["task"]: r["metric"] for r in scores}
+    lines = [
+        "### MTEB beside STS",
+        "",
+        "The first seed's model of the best rows by test average (and the reference) on MTEB tasks: mteb's main "
+        "score x100 (" + ", ".join(f"{task}: {metrics[task]}" for task in tasks if task in metrics) + "), its rank "
+        "among these rows in brackets.",
+        "",
+        "| row | test avg (seeds) | " + " | ".join(tasks) + " |",
+        "|---|---:|" + "---:|" * len(tasks),
+    ]
+    for row in shown:
+        cells = [f"{columns[t][row]:.2f} ({ranks[t][row]})" if row in columns[t] else "-" for t in tasks]
+        avg = f"{sts[row]:.2f} ({sts_ranks[row]})" if row in sts else "-"
+        lines.append(f"| {row} | {avg} | " + " | ".join(cells) + " |")
+    taus = []
+    for task in tasks:
+        common = [row for row in shown if row in columns[task] and row in sts]
+        if len(common) < 3:
+            taus.append("-")
+            continue
+        tau = stats.kendalltau([sts[r] for r in common], [columns[task][r] for r in common]).statistic
+        taus.append("-" if tau is None or math.isnan(tau) else f"{tau:+.2f}")
+    lines += [
+        "| Kendall's tau with the test avg | | " + " | ".join(taus) + " |",
+        "",
+        "Kendall's tau: +1 when a task orders these rows as the STS test average does, -1 when it reverses them.",
+        "",
+    ]
+    return lines
+
+
 def plot_comparison(
     records: Sequence[Mapping[str, Any]], rows: Sequence[str], reference: str, path: str | Path, title: str
 ) -> Path | None:
@@ -184,6 +243,7 @@ def write_report(comparison: Any, out: Path, storage: str | None = None, report:
     from fmicl_text.training.compare import (
         PLOT_FILE,
         TABLE_FILE,
+        current_mteb_records,
         current_records,
         describe_budget,
         load_studies,
@@ -202,6 +262,8 @@ def write_report(comparison: Any, out: Path, storage: str | None = None, report:
         tuning=tuning_summary(comparison, studies),
         description=comparison.description,
     )
+    if comparison.mteb is not None:
+        lines += mteb_lines(rows, records, current_mteb_records(comparison, out, studies), comparison.mteb.tasks)
     out.mkdir(parents=True, exist_ok=True)
     plot = plot_comparison(records, rows, comparison.reference, out / PLOT_FILE, comparison.name)
     if plot is None:  # no run counts any more (a changed spec): no stale picture beside the table

@@ -11,6 +11,9 @@ and a search space. It runs in two stages, both resumable:
    diagnostics (alignment, uniformity, effective rank, I_NCE) of the kept model. Each finished run is
    a line of ``records.jsonl``; a rerun skips it. Models of the first seed are kept (for
    ``eval mteb``); the other seeds' folders are removed once their line is written.
+3. **mteb** (when the spec has ``mteb:``): the first seed's models of the ``top`` rows by test average, and
+   the reference's, scored on MTEB tasks (local folders or Hub names) through ``eval mteb``, so that the
+   best on STS is not the only ranking. One line of ``mteb.jsonl`` per row and task; a rerun skips it.
 
 The table (``comparison.md``, :mod:`fmicl_text.reporting.compare`) is rewritten after every run.
 
@@ -23,6 +26,7 @@ Spec format::
     startup_trials: 4     # random draws before TPE models the scores
     seeds: [42, 43, 44]
     reference: infonce    # the row the others are compared with, seed for seed
+    # mteb: {tasks: [sickr-entailment], local_dir: ../../runs/mteb-local, top: 5}   # stage 3 (optional)
     # extends: other.yaml # take that spec's keys (rows included); this file's win, ``set`` merged
     # x-anything: ...     # ignored: a place for YAML anchors (&space) the rows refer to (*space)
     rows:
@@ -50,13 +54,24 @@ from fmicl_text.training.search import STUDY_DB, Dimension, parse_space
 logger = logging.getLogger(__name__)
 
 RECORDS_FILE = "records.jsonl"
+MTEB_FILE = "mteb.jsonl"
 TABLE_FILE = "comparison.md"
 PLOT_FILE = "comparison.png"
 TUNE_DIR, RUNS_DIR = "tune", "runs"
 SPEC_KEYS = ("name", "description", "extends", "recipe", "set", "trials", "startup_trials", "pruner_startup", "seeds",
-             "reference", "rows")  # fmt: skip
+             "reference", "rows", "mteb")  # fmt: skip
 ROW_KEYS = ("set", "space")
-STAGES = ("tune", "seeds", "all")
+MTEB_KEYS = ("tasks", "local_dir", "top")
+STAGES = ("tune", "seeds", "mteb", "all")
+
+
+@dataclass(frozen=True)
+class MtebPlan:
+    """Stage 3: the MTEB tasks the best rows' models are also scored on."""
+
+    tasks: tuple[str, ...]
+    local_dir: Path | None  # local task folders (``fmicl-text eval build-tasks``); None: Hub tasks only
+    top: int  # rows by test average (the reference is always scored too)
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,7 @@ class Comparison:
     startup_trials: int
     pruner_startup: int
     source: Path
+    mteb: MtebPlan | None = None
 
     def row(self, name: str) -> Row:
         return next(row for row in self.rows if row.name == name)
@@ -144,6 +160,7 @@ def load_comparison(path: str | Path) -> Comparison:
         startup_trials=_whole(raw.get("startup_trials", 10), "startup_trials", where, 1),
         pruner_startup=_whole(raw.get("pruner_startup", 5), "pruner_startup", where, 0),
         source=path,
+        mteb=_mteb_plan(raw.get("mteb"), path),
     )
     if comparison.reference not in {row.name for row in rows}:
         raise FmiclError(f"reference {comparison.reference!r} is not a row", where=where,
@@ -153,6 +170,25 @@ def load_comparison(path: str | Path) -> Comparison:
     for row in rows:  # every row builds a valid recipe, and its space's ends too (before any training)
         _check_row(comparison, row, Path("."))
     return comparison
+
+
+def _mteb_plan(raw: Any, path: Path) -> MtebPlan | None:
+    if raw is None:
+        return None
+    where = f"{path}: mteb"
+    raw = _mapping(raw, "mteb", where)
+    for key in raw:
+        if key not in MTEB_KEYS:
+            raise FmiclError(f"unknown mteb key {key!r}", where=where, fix=did_you_mean(str(key), MTEB_KEYS))
+    tasks = raw.get("tasks")
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
+        raise FmiclError(f"tasks must be a non-empty list of task names, got {tasks!r}", where=where)
+    local = raw.get("local_dir")
+    return MtebPlan(
+        tasks=tuple(tasks),
+        local_dir=None if local is None else (path.parent / str(local)).resolve(),
+        top=_whole(raw.get("top", 5), "top", where, 1),
+    )
 
 
 def _read_spec(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
@@ -172,6 +208,8 @@ def _read_spec(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
             raise FmiclError(f"unknown spec key {key!r}", where=str(path), fix=did_you_mean(str(key), SPEC_KEYS))
     if raw.get("recipe"):
         raw["recipe"] = str((path.parent / str(raw["recipe"])).resolve())
+    if isinstance(raw.get("mteb"), dict) and raw["mteb"].get("local_dir") is not None:  # relative to this file
+        raw["mteb"] = {**raw["mteb"], "local_dir": str((path.parent / str(raw["mteb"]["local_dir"])).resolve())}
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
@@ -356,6 +394,76 @@ def current_records(comparison: Comparison, out: Path, studies: dict[str, Any]) 
         for seed in comparison.seeds:
             keys[(row.name, seed)] = recipe_key(seed_recipe(comparison, row, params, seed, out))
     return [r for r in read_records(out / RECORDS_FILE) if keys.get((r["row"], r["seed"])) == r["key"]]
+
+
+def mteb_rows(comparison: Comparison, records: list[dict[str, Any]]) -> list[str]:
+    """The rows stage 3 scores: the ``top`` by mean test average over their seeds, and the reference."""
+    import statistics
+
+    from fmicl_text.layout import AVG
+
+    averages: dict[str, list[float]] = {}
+    for record in records:
+        if record["test"].get(AVG) is not None:
+            averages.setdefault(record["row"], []).append(record["test"][AVG])
+    ranked = sorted(averages, key=lambda row: -statistics.fmean(averages[row]))
+    chosen = set(ranked[: comparison.mteb.top]) | {comparison.reference} if comparison.mteb else set()
+    return [row.name for row in comparison.rows if row.name in chosen and row.name in averages]
+
+
+def run_mteb(
+    comparison: Comparison, out: Path, studies: dict[str, Any], after_run=None, rows: list[Row] | None = None
+) -> list[dict[str, Any]]:
+    """Score the first seed's kept model of each row :func:`mteb_rows` picks (within ``rows``) on the spec's
+    MTEB tasks, one task at a time; skip what ``mteb.jsonl`` holds."""
+    from fmicl_text.evaluation.mteb_eval import evaluate_mteb
+
+    plan = comparison.mteb
+    if plan is None:
+        raise FmiclError(
+            "the spec has no mteb: section", where=str(comparison.source),
+            fix="add mteb: {tasks: [...], local_dir: ..., top: 5}, or run --stage tune or seeds",
+        )  # fmt: skip
+    if plan.local_dir is not None and not plan.local_dir.is_dir():
+        raise FmiclError("the local MTEB task folder does not exist", where=str(plan.local_dir),
+                         fix=f"build it: fmicl-text eval build-tasks {plan.local_dir}")  # fmt: skip
+    allowed = None if rows is None else {row.name for row in rows}
+    path = out / MTEB_FILE
+    done = {(r["row"], r["key"], r["task"]) for r in read_records(path)}
+    for name in mteb_rows(comparison, current_records(comparison, out, studies)):
+        if allowed is not None and name not in allowed:
+            continue
+        row = comparison.row(name)
+        recipe = seed_recipe(comparison, row, chosen_params(comparison, row, studies), comparison.seeds[0], out)
+        key, model = recipe_key(recipe), Path(recipe.training.output_dir)
+        for task in plan.tasks:
+            if (name, key, task) in done:
+                continue
+            if not (model / "config.json").is_file():
+                raise FmiclError(
+                    f"the first seed's model of row {name!r} is gone", where=str(model),
+                    fix=f"delete that row's seed-{comparison.seeds[0]} line of {out / RECORDS_FILE} and rerun "
+                    "--stage seeds (it trains it again)",
+                )  # fmt: skip
+            logger.info("compare %s: row %s on %s", comparison.name, name, task)
+            result = evaluate_mteb(str(model), [task], local_dir=plan.local_dir, cache_dir=out / "mteb-cache",
+                                   show_progress=False)["scores"][task]  # fmt: skip
+            append_record(path, {"row": name, "key": key, "task": task, "main_score": result["main_score"],
+                                 "metric": result["metric"], "type": result["type"]})  # fmt: skip
+            done.add((name, key, task))
+            if after_run is not None:
+                after_run()
+    return current_mteb_records(comparison, out, studies)
+
+
+def current_mteb_records(comparison: Comparison, out: Path, studies: dict[str, Any]) -> list[dict[str, Any]]:
+    """``mteb.jsonl``'s lines of the spec's tasks for the rows' first-seed recipes as now chosen."""
+    if comparison.mteb is None:
+        return []
+    first = comparison.seeds[0]
+    keys = {r["row"]: r["key"] for r in current_records(comparison, out, studies) if r["seed"] == first}
+    return [r for r in read_records(out / MTEB_FILE)
+            if keys.get(r["row"]) == r["key"] and r["task"] in comparison.mteb.tasks]  # fmt: skip
 
 
 def tuning_summary(comparison: Comparison, studies: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -12,9 +12,9 @@ from conftest import tiny_recipe
 from fmicl_text.cli import main
 from fmicl_text.errors import FmiclError
 from fmicl_text.layout import AVG
-from fmicl_text.reporting.compare import comparison_lines, paired_test, replace_section, verdict
+from fmicl_text.reporting.compare import comparison_lines, mteb_lines, paired_test, replace_section, verdict
 from fmicl_text.training import trainer as trainer_module
-from fmicl_text.training.compare import RECORDS_FILE, TABLE_FILE, load_comparison
+from fmicl_text.training.compare import MTEB_FILE, RECORDS_FILE, TABLE_FILE, load_comparison
 
 SPACE = {"loss.temperature": {"type": "float", "low": 0.02, "high": 0.5, "log": True}}
 
@@ -82,6 +82,24 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
     assert runs == []  # everything was done: nothing reruns
     assert report.read_text().count("<!-- compare:tiny -->") == 1
 
+    # stage mteb: the top row by test average and the reference, their first seed's models, on a local task
+    task = tmp_path / "tasks" / "sts" / "mini-sts"
+    task.mkdir(parents=True)
+    pairs = [("a man plays a guitar", "a person plays music", 4.0), ("a cat sleeps", "the stock market fell", 0.2),
+             ("two dogs run", "dogs are running", 4.5), ("a woman cooks", "a chef prepares food", 3.5),
+             ("rain in spain", "a man plays a guitar", 0.5)]  # fmt: skip
+    task.joinpath("test.tsv").write_text(
+        "sentence1\tsentence2\tscore\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in pairs)
+    )
+    _spec(tmp_path, tiny_bert, tiny_data_home, mteb={"tasks": ["mini-sts"], "local_dir": "tasks", "top": 1})
+    assert main([*argv, "--stage", "mteb"]) == 0 and runs == []  # nothing trains
+    scored = [json.loads(line) for line in (out / MTEB_FILE).read_text().splitlines()]
+    assert sorted(r["row"] for r in scored) == ["au", "infonce"]  # top 1 of 2, and the reference
+    assert all(r["task"] == "mini-sts" and -1 <= r["main_score"] <= 1 for r in scored)
+    assert main([*argv, "--stage", "mteb"]) == 0
+    assert len((out / MTEB_FILE).read_text().splitlines()) == 2  # a rerun scores nothing again
+    assert "### MTEB beside STS" in (out / TABLE_FILE).read_text() and "mini-sts" in report.read_text()
+
     # one more seed: only it runs, for both rows; the tuning is not repeated
     _spec(tmp_path, tiny_bert, tiny_data_home, seeds=[1, 2, 3])
     assert main(argv) == 0
@@ -106,6 +124,9 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
          "temperature must be > 0"),
         ({"rows": {"infonce": {"sett": {}}}}, "did you mean 'set'"),
         ({"set": {"eval.final_suite": None}}, "test suite"),
+        ({"mteb": {"taskz": ["x"]}}, "did you mean 'tasks'"),
+        ({"mteb": {"tasks": []}}, "non-empty list"),
+        ({"mteb": {"tasks": ["x"], "top": 0}}, "top must be a whole number >= 1"),
     ],
 )  # fmt: skip
 def test_a_bad_spec_fails_before_any_training(change, message, tiny_bert, tiny_data_home, tmp_path):
@@ -143,6 +164,21 @@ def test_the_table_shows_means_spreads_and_the_difference_to_the_reference():
     assert "| b | 3 | 73.00 ± 1.00 | 74.00 ± 1.00 | +2.00 | 0.000 | better, beyond noise |" in text
     assert "| c | 0 |" in text
     assert "| b | tau 0.05 | 4 | 81.23 | 80.00 ± 0.00 |" in text
+
+
+def test_the_mteb_section_ranks_the_rows_per_task_beside_the_test_average():
+    def record(row, seed, avg):
+        return {"row": row, "seed": seed, "test": {AVG: avg}}
+
+    records = [record(row, s, avg + s) for row, avg in (("a", 70), ("b", 72), ("c", 60)) for s in (1, 2)]
+    scores = [{"row": row, "task": task, "main_score": value, "metric": "ap", "type": "PairClassification"}
+              for row, task, value in (("a", "t1", 0.8), ("b", "t1", 0.9), ("c", "t1", 0.5),
+                                       ("a", "t2", 0.7), ("b", "t2", 0.6), ("c", "t2", 0.8))]  # fmt: skip
+    text = "\n".join(mteb_lines(["a", "b", "c"], records, scores, ["t1", "t2"]))
+    assert "| b | 73.50 (1) | 90.00 (1) | 60.00 (3) |" in text
+    assert "| c | 61.50 (3) | 50.00 (3) | 80.00 (1) |" in text
+    assert "| Kendall's tau with the test avg | | +1.00 | -1.00 |" in text
+    assert mteb_lines(["a"], records, [], ["t1"]) == []
 
 
 def test_replace_section_keeps_the_rest_of_the_file(tmp_path):
