@@ -353,10 +353,31 @@ def run_seed(recipe: Any, *, keep_model: bool) -> dict[str, Any]:
         "diagnostics": geometry.metrics(),
         "seconds": result.seconds,
         "resumed": resume is not None,
+        "trajectory": eval_trajectory(Path(result.output_dir)),
     }
     if not keep_model:  # its numbers are in the record; the weights of every seed would fill the disk
         shutil.rmtree(result.output_dir, ignore_errors=True)
     return record
+
+
+def eval_trajectory(run_dir: Path) -> list[dict[str, float]]:
+    """Every evaluation of a run from its training log: ``{"step", "sts_stsb_dev", "diag_erank", ...}``, so
+    curves over training (effective rank, alignment, uniformity) outlive the run's deleted folder."""
+    import json
+
+    from fmicl_text.layout import LOG_FILE
+
+    path = run_dir / LOG_FILE
+    if not path.is_file():
+        return []
+    timing = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_loss")
+    by_step: dict[int, dict[str, float]] = {}
+    for row in json.loads(path.read_text(encoding="utf-8")):
+        values = {key.removeprefix("eval_"): float(value) for key, value in row.items()
+                  if key.startswith("eval_") and key not in timing and isinstance(value, int | float)}  # fmt: skip
+        if values and isinstance(row.get("step"), int):
+            by_step.setdefault(row["step"], {"step": row["step"]}).update(values)
+    return [by_step[step] for step in sorted(by_step)]
 
 
 def run_seeds(

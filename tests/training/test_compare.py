@@ -65,6 +65,8 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
     for record in records:
         assert set(record["test"]) >= {"sts12", "sickr", AVG} and record["dev"] is not None
         assert set(record["diagnostics"]) == {"alignment", "uniformity", "erank", "i_nce"}
+        assert [point["step"] for point in record["trajectory"]] == [2, 4]  # every evaluation, kept
+        assert all(any(key.endswith("stsb_dev") for key in point) for point in record["trajectory"])
     infonce = [r for r in records if r["row"] == "infonce"]
     assert {r["params"]["loss.temperature"] for r in infonce} == {infonce[0]["params"]["loss.temperature"]}
     assert (out / "runs" / "au" / "seed-1" / "model.safetensors").is_file()  # the first seed's models are kept
