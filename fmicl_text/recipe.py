@@ -45,6 +45,12 @@ class ModelConfig:
     mlp_only_train: bool = option(
         True, help="SimCSE's mlp_only_train: with cls pooling, the MLP head is used in training only"
     )
+    projection_layers: int | None = option(
+        None,
+        help="a train-only projection head of this many layers over the pooled vector (ReLU between, the last "
+        "linear), dropped for evaluation and saving, as SimCLR's; 0: none; null: SimCSE's (with cls pooling, the "
+        "MLP of mlp_only_train)",
+    )
     dropout: float | None = option(
         None,
         flag="--dropout",
@@ -67,6 +73,13 @@ class ModelConfig:
     def validate(self) -> None:
         if self.pooling not in POOLINGS:
             raise FmiclError(f"unknown pooling {self.pooling!r}", fix=did_you_mean(self.pooling, POOLINGS))
+        if self.projection_layers is not None and (
+            isinstance(self.projection_layers, bool) or not isinstance(self.projection_layers, int)
+            or self.projection_layers < 0
+        ):  # fmt: skip
+            raise FmiclError(
+                f"model.projection_layers must be a whole number >= 0 or null, got {self.projection_layers!r}"
+            )
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise FmiclError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if self.init not in INITS:

@@ -167,7 +167,13 @@ def build_model(config: ModelConfig, *, device: str | None = None):
     else:
         mode = "cls" if config.pooling.startswith("cls") else "mean"
         modules.append(Pooling(dim, pooling_mode=mode))
-    if config.pooling == "cls":
+    if config.projection_layers is not None:  # "Intriguing properties" / SimCLR: the head shapes the loss only
+        import torch
+
+        for index in range(config.projection_layers):
+            last = index == config.projection_layers - 1
+            modules.append(TrainOnlyDense(dim, dim, activation_function=None if last else torch.nn.ReLU()))
+    elif config.pooling == "cls":
         head = TrainOnlyDense if config.mlp_only_train else Dense
         modules.append(head(dim, dim))
     return SentenceTransformer(modules=modules, device=device)

@@ -43,10 +43,18 @@ def append_record(path: Path, row: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
+#: recipe keys added after records were first written, at the defaults that keep the old behaviour: left out
+#: of a key while at that default, so a record written before the key existed still counts
+LATER_KEYS: dict[tuple[str, str], Any] = {("model", "projection_layers"): None}
+
+
 def recipe_key(recipe: Any) -> str:
     """Everything that makes a run what it is, but where it was written."""
     raw = recipe.to_dict()
     raw["training"] = {k: v for k, v in raw["training"].items() if k not in ("output_dir", "overwrite")}
+    for (section, key), default in LATER_KEYS.items():
+        if key in raw.get(section, {}) and raw[section][key] == default:
+            del raw[section][key]
     return json.dumps(raw, sort_keys=True)
 
 

@@ -58,6 +58,32 @@ def test_cls_head_used_in_training_only(tiny_bert, tmp_path):
     torch.testing.assert_close(loaded.encode(["A man is playing a guitar."], convert_to_tensor=True), eval_vec)
 
 
+@pytest.mark.parametrize("layers", [0, 1, 3])
+def test_a_projection_head_shapes_training_only_and_is_not_saved(layers, tiny_bert, tmp_path):
+    model = build_model(ModelConfig(tiny_bert, pooling="cls", projection_layers=layers))
+    heads = [m for m in model if isinstance(m, TrainOnlyDense)]
+    assert len(heads) == layers  # 0: not even SimCSE's cls MLP
+    assert [type(h.activation_function).__name__ for h in heads] == ["ReLU"] * (layers - 1) + ["Identity"] * (
+        layers > 0
+    )
+    sentence = ["A man is playing a guitar."]
+    model.eval()
+    eval_vec = model.encode(sentence, convert_to_tensor=True)
+    hidden, _ = _hidden_states(model, sentence)
+    torch.testing.assert_close(eval_vec, hidden[-1][:, 0], atol=1e-5, rtol=1e-4)  # the pooled vector itself
+    model.train()
+    with torch.no_grad():
+        train_vec = model(dict(model.preprocess(sentence)))["sentence_embedding"]
+    if layers:
+        assert not torch.allclose(train_vec, eval_vec, atol=1e-3)  # training sees the head's output
+    assert strip_train_only_modules(model) == layers
+    model.save(str(tmp_path / "saved"))
+    from sentence_transformers import SentenceTransformer
+
+    loaded = SentenceTransformer(str(tmp_path / "saved"))
+    assert not any(isinstance(m, TrainOnlyDense) for m in loaded)
+
+
 def test_cls_with_kept_head_and_dropout_override(tiny_bert):
     model = build_model(ModelConfig(tiny_bert, pooling="cls", mlp_only_train=False, dropout=0.0))
     assert type(model[-1]).__name__ == "Dense"
@@ -73,6 +99,8 @@ def test_bad_config_errors(tiny_bert, tmp_path):
         build_model(ModelConfig(tiny_bert, pooling="meen"))
     with pytest.raises(FmiclError, match="dropout"):
         build_model(ModelConfig(tiny_bert, dropout=1.5))
+    with pytest.raises(FmiclError, match="projection_layers must be a whole number"):
+        build_model(ModelConfig(tiny_bert, projection_layers=-1))
     (tmp_path / "empty").mkdir()
     with pytest.raises(FmiclError, match="no weights"):
         build_model(ModelConfig(str(tmp_path / "empty")))

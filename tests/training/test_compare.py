@@ -225,3 +225,14 @@ def test_the_shipped_specs_load():
     for spec in sorted((Path(__file__).parents[2] / "eval" / "compare").glob("*.yaml")):
         comparison = load_comparison(spec)
         assert comparison.reference in [row.name for row in comparison.rows]
+
+
+def test_a_key_added_later_at_its_old_behaviour_keeps_old_records_valid(tiny_bert, tiny_data_home):
+    import dataclasses
+
+    from fmicl_text.training.records import recipe_key
+
+    recipe = tiny_recipe("key", tiny_bert, tiny_data_home)
+    assert "projection_layers" not in recipe_key(recipe)  # the default: the same key as before the option
+    headed = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, projection_layers=2))
+    assert '"projection_layers": 2' in recipe_key(headed)
