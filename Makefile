@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives mteb-local-tasks clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,11 @@ quickstart: setup
 # The base model's SentEval-7 scores, for comparison with the quickstart's.
 eval-base: setup
 	$(BIN)/fmicl-text eval sts sentence-transformers/all-MiniLM-L6-v2 --output eval/results/all-MiniLM-L6-v2.senteval7.json
+
+# Local MTEB tasks beside STS (entailment pairs, SNLI reranking, STS-B paraphrase retrieval, source clustering,
+# genre classification), built from the data home -> runs/mteb-local/ (seconds; a rebuild changes nothing).
+mteb-local-tasks: setup
+	$(BIN)/fmicl-text eval build-tasks runs/mteb-local
 
 # A training step: fmicl-text vs sentence-transformers' trainer vs a hand loop, interleaved -> eval/bench/ (~25 min),
 # then GradCache's cost (~10 min) and its memory at batch 1024 beside an uncached 128 (~5 min).

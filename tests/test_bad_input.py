@@ -27,7 +27,8 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 README = DOC.parents[1] / "README.md"
 README_BEGIN, README_END = "<!-- errors:begin -->", "<!-- errors:end -->"
 NO_MODEL = "{tmp}/no-model"  # never loaded: every row below fails before that
-SUBCOMMANDS = {"train", "eval", "sts", "mteb", "diagnostics", "report", "views", "show", "mi", "sweep", "compare"}
+SUBCOMMANDS = {"train", "eval", "sts", "mteb", "build-tasks", "diagnostics", "report", "views", "show", "mi", "sweep",
+               "compare"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,13 @@ CASES: list[Case] = [
         write("tasks/sts/mini/test.tsv", GOOD_STS), write("results/keep.txt", "mine")), "{tmp}/results",
          "`--output` names an existing folder",
          "error: --output is a folder, not a file"),
+    # eval build-tasks: the data home's source files
+    Case("build-missing-source", ("eval", "build-tasks", "{tmp}/tasks", "--data-dir", "{tmp}/home"),
+         write_all(*(write(f"home/sts/original/{name}.tsv", GOOD_STS) for name in
+                     ("sickr.test", "stsb.train", "stsb.test", "sts12.test", "sts13.test", "sts14.test", "sts15.test",
+                      "sts16.test"))), "FMICL_DATA_DIR",
+         "data home without SNLI test",
+         "error: source file train/nli/snli_test.senteval_tok.tsv is not in the data home"),
     # eval diagnostics: STS-B dev from the data home, and its numbers
     Case("diag-missing-file", diagnostics(), nothing, "stsb.dev.tsv",
          "data home without STS-B dev",

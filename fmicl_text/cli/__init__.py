@@ -28,6 +28,7 @@ COMMANDS = {
     "train": (train.run_train, add_recipe_arguments),
     "eval sts": (evaluate.run_eval_sts, evaluate.add_sts_arguments),
     "eval mteb": (evaluate.run_eval_mteb, evaluate.add_mteb_arguments),
+    "eval build-tasks": (evaluate.run_eval_build_tasks, evaluate.add_build_tasks_arguments),
     "eval diagnostics": (evaluate.run_eval_diagnostics, evaluate.add_diagnostics_arguments),
     "report": (report.run_report, report.add_report_arguments),
     "sweep": (train.run_sweep, add_recipe_arguments, train.add_sweep_arguments),
@@ -43,6 +44,7 @@ HELP = {
     "eval": "evaluate a model",
     "eval sts": "SentEval-style STS (Spearman x100 of cosine similarity)",
     "eval mteb": "any MTEB task by name, or local task folders",
+    "eval build-tasks": "local MTEB tasks beyond STS (entailment, retrieval, clustering ...) from the data home",
     "eval diagnostics": "alignment, uniformity, effective rank and I_NCE on STS-B",
     "report": "tables and plots from run folders or result files",
     "sweep": "hyper-parameter search on the dev score (Optuna: TPE, median pruning)",
@@ -76,6 +78,7 @@ Every recipe key is settable with --set SECTION.KEY=VALUE; docs/recipe.md lists 
     "eval": """examples:
   fmicl-text eval sts runs/js                                 the SentEval-7 STS table of a saved model
   fmicl-text eval mteb runs/js --tasks STS12,SICK-R           MTEB tasks by name
+  fmicl-text eval build-tasks runs/mteb-local                 local MTEB tasks beyond STS, from the data home
   fmicl-text eval diagnostics runs/js --output diag.json      alignment, uniformity, erank, I_NCE
 
 `fmicl-text eval COMMAND --help` lists a command's flags.""",
@@ -86,6 +89,12 @@ Every recipe key is settable with --set SECTION.KEY=VALUE; docs/recipe.md lists 
     "eval mteb": """examples:
   fmicl-text eval mteb runs/js --tasks STS12,SICK-R --output mteb.json     MTEB tasks (the Hub or its cache)
   fmicl-text eval mteb runs/js --tasks mini --local-dir my_tasks           my_tasks/sts/mini/test.tsv""",
+    "eval build-tasks": """examples:
+  fmicl-text eval build-tasks runs/mteb-local                    six tasks from $FMICL_DATA_DIR's test files
+  fmicl-text eval build-tasks my_tasks --data-dir ~/fmicl-data   from another data home
+  fmicl-text eval mteb runs/js --tasks sickr-entailment,snli-reranking --local-dir runs/mteb-local
+
+A file is never replaced: other files in a task folder stop the build; a rebuild keeps identical files.""",
     "eval diagnostics": """examples:
   fmicl-text eval diagnostics runs/js
   fmicl-text eval diagnostics sentence-transformers/all-MiniLM-L6-v2 --split test --output diag.json""",

@@ -1,4 +1,5 @@
-"""``eval sts``, ``eval mteb`` and ``eval diagnostics``: the flags, their checks, the tables and the JSON."""
+"""``eval sts``, ``eval mteb``, ``eval build-tasks`` and ``eval diagnostics``: the flags, their checks, the tables and
+the JSON."""
 
 from __future__ import annotations
 
@@ -111,6 +112,30 @@ def run_eval_mteb(args: argparse.Namespace) -> int:
     print_mteb_table(result)
     if args.output:
         write_json(Path(args.output), result)
+    return 0
+
+
+# --------------------------------------------------------------------------- build-tasks
+
+
+def add_build_tasks_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments of ``fmicl-text eval build-tasks``."""
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the tasks into (<type>/<name>/)")
+    add_data_dir(parser)
+    return parser
+
+
+def run_eval_build_tasks(args: argparse.Namespace) -> int:
+    """``fmicl-text eval build-tasks OUT_DIR``: build the local suite, print each task and its size."""
+    from fmicl_text.cli.output import show_table
+    from fmicl_text.evaluation.local_suite import build_tasks
+
+    built = build_tasks(args.out_dir, data_dir=args.data_dir)
+    rows = [[task.name, task.kind, task.size, "written" if task.written else "already there"] for task in built]
+    columns = [("task", "left"), ("type", "left"), ("size", "left"), ("files", "left")]
+    show_table(f"Local MTEB tasks in {args.out_dir}", columns, rows)
+    names = ",".join(task.name for task in built)
+    print(f"score them: fmicl-text eval mteb MODEL --tasks {names} --local-dir {args.out_dir}")
     return 0
 
 
