@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives mteb-local-tasks clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives sweep-views-cutoff sweep-shared-bits-deletion compare-views compare-batch claims mteb-local-tasks clean
 
 setup: $(VENV)/.installed
 
@@ -65,6 +65,18 @@ sweep-shared-bits: setup
 	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view shared_bits --rates 0,1,2,4 \
 		--max-steps 200 --eval-steps 200 --output-dir eval/shared-bits-sweep
 
+# InfoMin, a second view family: token cutoff on both views at five rates -> eval/views-sweep-cutoff/ (resumes).
+sweep-views-cutoff: setup
+	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view token_cutoff --rates 0,0.1,0.2,0.3,0.5 \
+		--side both --max-steps 200 --eval-steps 200 --output-dir eval/views-sweep-cutoff
+
+# Feature suppression under a stronger view: the same k with word deletion (rate 0.2) on both views
+# -> eval/shared-bits-sweep-deletion/ (resumes).
+sweep-shared-bits-deletion: setup
+	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view shared_bits --rates 0,1,2,4 \
+		--views "a=word_deletion(rate=0.2);b=word_deletion(rate=0.2)" \
+		--max-steps 200 --eval-steps 200 --output-dir eval/shared-bits-sweep-deletion
+
 # MLM pre-training of a 4x256 BERT from random weights (30k steps, hours on a CPU; resumes where it stopped),
 # a SimCSE probe every 3,000 steps, then the gate -> $(FMICL_BASES_DIR)/mlm-small, eval/bases.md, eval/bases/.
 base-mlm-small: setup
@@ -81,9 +93,25 @@ sweep-fgaussian: setup
 
 # Every objective on one budget: tuned alike on STS-B dev, then 3 seeds on SentEval-7 (many hours; resumes)
 # -> eval/compare/objectives-minilm/, eval/reports/objectives.md. Shares its studies with sweep-fgaussian.
-compare-objectives: setup
+compare-objectives: setup mteb-local-tasks
 	$(BIN)/fmicl-text compare eval/compare/objectives-minilm.yaml --output-dir eval/compare/objectives-minilm \
 		--report eval/reports/objectives.md
+
+# The view families against dropout, tuned alike, 3 seeds -> eval/compare/views-minilm/, eval/reports/views.md.
+compare-views: setup mteb-local-tasks
+	$(BIN)/fmicl-text compare eval/compare/views-minilm.yaml --output-dir eval/compare/views-minilm \
+		--report eval/reports/views.md
+
+# InfoNCE, DHEL and KCL at batch 16, 64, 256 and 1024 (GradCache) on the same sentences, 3 seeds
+# -> eval/compare/batch-minilm/, eval/reports/batch.md.
+compare-batch: setup
+	$(BIN)/fmicl-text compare eval/compare/batch-minilm.yaml --output-dir eval/compare/batch-minilm \
+		--report eval/reports/batch.md
+
+# The papers' claims, each stated from what the comparisons and sweeps above have run so far (trains nothing)
+# -> eval/reports/claims.md and its plots.
+claims: setup
+	$(BIN)/python eval/claims.py
 
 test: setup
 	$(BIN)/python -m pytest -q

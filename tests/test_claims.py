@@ -1,0 +1,126 @@
+"""``eval/claims.py``: each claim's verdict follows the seeds' noise, and the report says what has not run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from fmicl_text.layout import AVG
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("claims", ROOT / "eval" / "claims.py")
+claims = importlib.util.module_from_spec(spec)
+sys.modules["claims"] = claims  # dataclasses look their module up there
+spec.loader.exec_module(claims)
+
+
+def _record(row, seed, avg, **extra):
+    geometry = {"alignment": 0.25, "uniformity": -3.8, "erank": 100.0, "i_nce": 4.0} | extra.pop("diagnostics", {})
+    return {"row": row, "seed": seed, "test": {"sts12": avg - 2, AVG: avg}, "dev": 86.0 + seed / 100,
+            "diagnostics": geometry, **extra}  # fmt: skip
+
+
+def _runs(rows: dict[str, list[float]], **kwargs) -> claims.Runs:
+    records = [_record(row, seed, avg) for row, avgs in rows.items() for seed, avg in zip((1, 2, 3), avgs, strict=True)]
+    return claims.Runs("t", records, **kwargs)
+
+
+def test_a_difference_is_a_claim_only_beyond_noise_and_in_its_direction():
+    assert claims.directed(1.0, 0.01, +1) == claims.REPRODUCED
+    assert claims.directed(-1.0, 0.01, +1).startswith(claims.NOT_REPRODUCED)
+    assert claims.directed(1.0, 0.3, +1).startswith(claims.INCONCLUSIVE)
+    assert claims.directed(1.0, None, +1) == "inconclusive (one seed)"
+    assert claims.directed(None, None, +1) == claims.NOT_RUN
+    assert claims.overall([claims.REPRODUCED, claims.REPRODUCED]) == claims.REPRODUCED
+    assert claims.overall([claims.REPRODUCED, "inconclusive (within noise)"]) == claims.INCONCLUSIVE
+    assert claims.overall([claims.REPRODUCED, "not reproduced (the opposite, beyond noise)"]) == claims.NOT_REPRODUCED
+    assert claims.overall([claims.NOT_RUN]) == claims.NOT_RUN
+
+
+def test_the_critic_claim_reads_each_divergence_seed_for_seed():
+    rows = {}
+    for d in claims.DIVERGENCES:
+        rows[f"fmicl-{d}-gaussian"] = [80.0, 81.0, 82.0]
+        rows[f"fmicl-{d}-cosine"] = [79.0, 80.1, 80.9]  # about a point below on every seed
+    assert claims.critic_claim(_runs(rows)).verdict == claims.REPRODUCED
+    rows["fmicl-kl-cosine"] = [81.0, 82.1, 82.9]  # cosine ahead for KL, beyond noise
+    claim = claims.critic_claim(_runs(rows))
+    assert claim.verdict == claims.NOT_REPRODUCED and "behind for 1" in claim.evidence
+
+
+def test_the_ranking_claim_finds_a_reversal_between_sts_sets():
+    records = []
+    for i, d in enumerate(claims.DIVERGENCES):
+        for seed in (1, 2, 3):
+            sts12 = 70 + i + 0.1 * seed  # the last divergence best on sts12 ...
+            sts13 = 70 - i + 0.1 * seed * (i + 1)  # ... the first best on sts13, on every seed
+            records.append({"row": f"fmicl-{d}-gaussian", "seed": seed,
+                            "test": {"sts12": sts12, "sts13": sts13, AVG: (sts12 + sts13) / 2}})  # fmt: skip
+    claim = claims.ranking_claim(claims.Runs("t", records))
+    assert claim.verdict == claims.REPRODUCED
+    assert "kl > vlc on sts13; vlc > kl on sts12" in "\n".join(claim.lines)
+    assert "| sts12 |" in "\n".join(claim.lines) and "kl" in claim.evidence
+
+
+def test_batch_sensitivity_compares_each_seeds_range_over_batches(tmp_path):
+    rows = {}
+    for n, shift in zip(claims.BATCHES, (0.0, 1.0, 2.0, 3.0), strict=True):
+        rows[f"infonce-b{n}"] = [80 + 2 * shift, 80.2 + 2 * shift, 79.9 + 2 * shift]  # range ~6 points
+        rows[f"dhel-b{n}"] = [80 + 0.1 * shift, 80.3, 79.8 + 0.1 * shift]  # range under a point
+        rows[f"kcl-b{n}"] = [80, 80.3, 79.8]
+    claim = claims.batch_claim(_runs(rows), tmp_path)
+    assert claim.verdict == claims.REPRODUCED
+
+
+def test_the_head_claim_needs_the_priors_closer_with_the_head(tmp_path):
+    rows = {f"gcl-{p}": [70 + 3 * i + s for s in (0, 0.2, 0.1)] for i, p in enumerate(claims.PRIORS)}
+    rows |= {f"gcl-{p}-head3": [75 + 0.1 * i + s for s in (0, 0.2, 0.1)] for i, p in enumerate(claims.PRIORS)}
+    assert claims.head_claim(_runs(rows)).verdict == claims.REPRODUCED
+    assert claims.head_claim(_runs({})).verdict == claims.NOT_RUN
+
+
+def _points(folder: Path, devs: dict[float, float]) -> Path:
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"key": str(v), "value": v, "stsb_dev": d, "i_nce": 4.1 - v}) for v, d in devs.items()]
+    (folder / "points.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("devs", "verdict"),
+    [
+        ({0: 85.0, 0.1: 87.0, 0.2: 86.0, 0.5: 84.0}, claims.REPRODUCED),
+        ({0: 87.5, 0.1: 86.0, 0.2: 85.0, 0.5: 84.0}, claims.NOT_REPRODUCED),
+        ({0: 87.4, 0.1: 87.5, 0.2: 86.0, 0.5: 85.0}, claims.INCONCLUSIVE),
+    ],
+)
+def test_a_reverse_u_needs_an_inside_peak_above_both_ends_beyond_noise(devs, verdict, tmp_path):
+    folder = _points(tmp_path / "sweep", devs)
+    claim = claims.infomin_claim({"word_deletion": folder}, 0.5, tmp_path / "plots")
+    assert claim.verdict == verdict and claim.plot.is_file()
+
+
+def test_feature_suppression_and_its_restoration(tmp_path):
+    plain = _points(tmp_path / "plain", {0: 87.0, 1: 85.0, 2: 83.0, 4: 80.0})
+    stronger = _points(tmp_path / "stronger", {0: 86.5, 1: 86.0, 2: 85.8, 4: 85.5})
+    claim = claims.suppression_claim(plain, stronger, 0.5)
+    assert claim.verdict == claims.REPRODUCED and "| dropout only | 87.00 |" in "\n".join(claim.lines)
+    assert claims.suppression_claim(tmp_path / "none", tmp_path / "none2", 0.5).verdict == claims.NOT_RUN
+
+
+def test_simcse_ablations_expect_dropout_ahead():
+    rows = {"dropout": [87.0, 87.2, 87.1], "no_dropout": [86.0, 86.1, 86.2]}
+    collapse, augment = claims.simcse_claims(_runs(rows))
+    assert collapse.verdict == claims.REPRODUCED and augment.verdict == claims.NOT_RUN
+
+
+def test_the_report_is_written_from_whatever_has_run(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["claims.py", "--output", str(tmp_path / "claims.md")])
+    claims.main()
+    text = (tmp_path / "claims.md").read_text()
+    assert text.startswith("# The papers' claims at this scale")
+    assert text.count("| f-MICL |") == 3 and "## 10. SimCSE:" in text
