@@ -52,6 +52,23 @@ def summary(name: str, budget: str, tuned: dict[str, dict]) -> list[str]:
             cells += [f"{row['best_dev']:.2f}", f"{row['params'][scale]:.3g}, {row['params']['loss.alpha']:.3g}"]
         gap = f"{best['gaussian'] - best['cosine']:+.2f}" if len(best) == 2 else "-"
         lines.append(f"| {divergence} | " + " | ".join(cells) + f" | {gap} | {' / '.join(counts)} |")
+    batch = {name: row for name, row in tuned.items() if name.endswith("-gaussian-batch")}
+    if batch:  # our option beside the paper's constant alpha
+        lines += [
+            "",
+            "With `alpha_from_batch` (ours): the negative term weighted by alpha / (the batch's mean kernel), "
+            "tuned over (sigma, alpha) with the same trials:",
+            "",
+            "| row | best dev | its sigma, alpha | the paper's constant alpha, best dev | trials |",
+            "|---|---:|---|---:|---:|",
+        ]
+        for name, row in batch.items():
+            paper = tuned.get(name.removesuffix("-batch"), {}).get("best_dev")
+            best = row.get("best_dev")
+            params = row.get("params", {})
+            where = f"{params['loss.sigma']:.3g}, {params['loss.alpha']:.3g}" if best is not None else "-"
+            lines.append(f"| {name} | {'-' if best is None else f'{best:.2f}'} | {where} | "
+                         f"{'-' if paper is None else f'{paper:.2f}'} | {row.get('trials', 0)} |")  # fmt: skip
     return [*lines, ""]
 
 

@@ -26,7 +26,7 @@ Spec format::
     startup_trials: 4     # random draws before TPE models the scores
     seeds: [42, 43, 44]
     reference: infonce    # the row the others are compared with, seed for seed
-    # mteb: {tasks: [sickr-entailment], local_dir: ../../runs/mteb-local, top: 5}   # stage 3 (optional)
+    # mteb: {tasks: [sickr-entailment], local_dir: ../../runs/mteb-local, top: 5}   # stage 3 (top: all)
     # extends: other.yaml # take that spec's keys (rows included); this file's win, ``set`` merged
     # x-anything: ...     # ignored: a place for YAML anchors (&space) the rows refer to (*space)
     rows:
@@ -71,7 +71,7 @@ class MtebPlan:
 
     tasks: tuple[str, ...]
     local_dir: Path | None  # local task folders (``fmicl-text eval build-tasks``); None: Hub tasks only
-    top: int  # rows by test average (the reference is always scored too)
+    top: int | None  # rows by test average (the reference is always scored too); None: every row
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def _mteb_plan(raw: Any, path: Path) -> MtebPlan | None:
     return MtebPlan(
         tasks=tuple(tasks),
         local_dir=None if local is None else (path.parent / str(local)).resolve(),
-        top=_whole(raw.get("top", 5), "top", where, 1),
+        top=None if raw.get("top") == "all" else _whole(raw.get("top", 5), "top", where, 1),
     )
 
 
