@@ -15,6 +15,7 @@ Writes the base's section of ``eval/fgaussian.md``.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from fmicl_text.losses.divergences import NAMES as DIVERGENCES
@@ -79,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
 
     comparison = load_comparison(args.spec)
-    out = Path(args.output_dir or HERE / "compare" / comparison.name)
+    out = Path(args.output_dir or os.path.relpath(HERE / "compare" / comparison.name))  # no machine path in files
     report = HERE / "fgaussian.md"
 
     def write() -> None:
