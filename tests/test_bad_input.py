@@ -400,6 +400,13 @@ CASES: list[Case] = [
          "did you mean 'set'",
          "a row key misspelt",
          "error: unknown row key 'sett'"),
+    Case("compare-mteb-key-typo", ("compare", "{tmp}/spec.yaml"),
+         write_all(write("r.yaml", "name: r\n"),
+                   write("spec.yaml", "name: x\nrecipe: r.yaml\nrows: {a: {set: {loss.name: au}}}\n"
+                                      "mteb: {taks: [sickr-entailment]}\n")),
+         "did you mean 'tasks'",
+         "an `mteb:` key misspelt",
+         "error: unknown mteb key 'taks'"),
     # train: the training-data readers
     Case("train-missing-file", train("{tmp}/data.csv"), nothing, "data.csv",
          "a file that does not exist",
