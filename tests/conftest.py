@@ -17,6 +17,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Caches the library writes (the base models' scores) go to a folder of this test session only.
 os.environ.setdefault("FMICL_CACHE_DIR", tempfile.mkdtemp(prefix="fmicl-test-cache-"))
+# ``import mteb`` creates its default result folder ($MTEB_CACHE, else ~/.cache/mteb): one of this session's.
+os.environ.setdefault("MTEB_CACHE", tempfile.mkdtemp(prefix="fmicl-test-mteb-"))
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -103,14 +103,6 @@ def snapshot(root: Path) -> dict[str, tuple[str, int]]:
     }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def mteb_default_cache(tmp_path_factory):
-    """`import mteb` creates its default cache folder: keep it out of the home folder (as test_mteb does)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MTEB_CACHE", str(tmp_path_factory.mktemp("mteb-default-cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
     return make_data_home(tmp_path_factory.mktemp("fake-data-home"))

@@ -5,7 +5,7 @@ can still give an exact answer, the fixtures are built for it: a query whose rel
 itself has cosine 1 with it (ranked first whatever the weights), so nDCG@10 and MAP are exactly 1.
 
 The modules under test import mteb, and ``import mteb`` creates its default cache folder: they are imported inside
-the tests, after the autouse fixture below has pointed ``MTEB_CACHE`` at a temporary folder.
+the tests, after conftest has pointed ``MTEB_CACHE`` at a temporary folder of the test session.
 """
 
 from __future__ import annotations
@@ -169,14 +169,6 @@ def mteb_style_tasks(meta: dict) -> list:
         metadata = meta["tiny-rr"]
 
     return [cls() for cls in (STS, Classification, Clustering, PairClassification, Retrieval, Reranking)]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def mteb_default_cache(tmp_path_factory):
-    """`import mteb` creates its default cache folder: keep it out of the home folder (see the module docstring)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MTEB_CACHE", str(tmp_path_factory.mktemp("mteb-default-cache")))
-        yield
 
 
 @pytest.fixture(scope="module")
