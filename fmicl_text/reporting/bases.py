@@ -44,6 +44,9 @@ def report_lines(bases: dict[str, dict[str, Any]], *, gate_lift: float) -> list[
                     f"lr {t['learning_rate']:g}: {t['after']:.2f} ({t['lift']:+.2f})" for t in gate["tried"]
                 )
                 lines += [f"Learning rates tried (the best after it on dev counts): {tried}.", ""]
+        build = build_time(info)
+        if build:
+            lines += [build, ""]
         probes = info.get("probes") or []
         if probes:
             lines += [
@@ -61,6 +64,24 @@ def report_lines(bases: dict[str, dict[str, Any]], *, gate_lift: float) -> list[
                 )
             lines.append("")
     return lines
+
+
+def build_time(info: dict[str, Any]) -> str | None:
+    """One sentence: the MLM training's steps and hours over its sittings, and the probes' and gate's minutes."""
+    sittings = info.get("sittings") or []
+    if not sittings:
+        return None
+    steps = sum(max(0, s["to_step"] - s["from_step"]) for s in sittings)
+    seconds = sum(s["seconds"] for s in sittings)
+    probes = sum(r.get("probe_seconds", 0.0) for r in info.get("probes") or [])
+    text = (
+        f"Build time: {steps:,} MLM steps in {seconds / 3600:.1f} h of training over {len(sittings)} sitting(s) "
+        f"({seconds / max(steps, 1):.2f} s a step, the CPU shared or not as it was), {probes / 60:.0f} min of probes"
+    )
+    gate = info.get("gate") or {}
+    if gate.get("probe_seconds") is not None:
+        text += f", the gate's best try {gate['probe_seconds'] / 60:.0f} min"
+    return text + "."
 
 
 def plot_curve(probes: list[dict[str, Any]], path: str | Path, title: str) -> Path:

@@ -29,6 +29,7 @@ from fmicl_text.layout import I_NCE_TEMPERATURE, STSB_DEV
 from fmicl_text.training.records import append_record, read_records
 
 PROBES_FILE = "probes.jsonl"
+SITTINGS_FILE = "sittings.jsonl"  # one line per pre-training sitting: its steps and seconds (the build time)
 GATE_FILE = "gate.json"
 GATE_LIFT = 5.0  # STS-B dev points SimCSE must add for a base to tell losses apart
 
@@ -117,6 +118,11 @@ def probes_file(folder: Path) -> Path:
     return folder.parent / f"{folder.name}.{PROBES_FILE}"
 
 
+def sittings_file(folder: Path) -> Path:
+    """The pre-training sittings of the base built in ``folder``, beside it as its probes are."""
+    return folder.parent / f"{folder.name}.{SITTINGS_FILE}"
+
+
 def in_bases_home(recipe):
     """``recipe`` building into the bases home: ``recipes/base-NAME.yaml`` builds ``base:NAME``."""
     from dataclasses import replace
@@ -195,6 +201,8 @@ def build_base(
         target = (step // probe_every + 1) * probe_every
         resume = "latest" if state is not None and not state.get("finished") else None
         result = train(recipe, resume=resume, pause_after=target if target < recipe.training.max_steps else None)
+        append_record(sittings_file(folder.path), {"from_step": step, "to_step": result.steps,
+                                                    "seconds": round(result.seconds, 1)})  # fmt: skip
         finished = result.finished
     total = recipe.training.max_steps
     if total not in done:
@@ -245,6 +253,7 @@ def base_info(recipe, probe: ProbeBudget) -> dict[str, Any]:
         "about": recipe.description,
         "gate": json.loads(gate_file.read_text(encoding="utf-8")) if gate_file.is_file() else None,
         "probes": probes,
+        "sittings": read_records(sittings_file(out)),
         "probe_budget": probe.describe(),
         "status": None
         if gate_file.is_file()

@@ -74,9 +74,13 @@ def test_base_build_probes_each_stage_runs_the_gate_and_resumes(tiny_bert, tiny_
         build_base(_recipe(tiny_bert, tiny_data_home, out), probe_every=2, probe=budget, gate=budget)["lift"]
         == (verdict["lift"])
     )
-    info = {"about": "tiny", "gate": verdict, "probes": probes, "probe_budget": "x"}
+    sittings = read_records(tmp_path / "bases" / "tiny-base.sittings.jsonl")
+    assert [(s["from_step"], s["to_step"]) for s in sittings] == [(0, 2), (2, 4)]  # paused at each probe
+    assert all(s["seconds"] > 0 for s in sittings)
+    info = {"about": "tiny", "gate": verdict, "probes": probes, "probe_budget": "x", "sittings": sittings}
     lines = report_lines({"tiny-base": info}, gate_lift=5.0)
     assert any(line.startswith("| 4 |") for line in lines) and any("Gate (" in line for line in lines)
+    assert any(line.startswith("Build time: 4 MLM steps in ") and "over 2 sitting(s)" in line for line in lines)
     assert any(line.startswith("Learning rates tried") for line in lines)
     plot_curve(probes, tmp_path / "curve.png", "tiny")
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
