@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
+from fmicl_text.errors import FmiclError
 from fmicl_text.losses.divergences import NAMES as DIVERGENCES
 from fmicl_text.reporting.compare import replace_section, write_report
 from fmicl_text.training.compare import load_comparison, load_studies, pick_rows, tune, tuning_summary
@@ -92,7 +94,12 @@ def main() -> None:
             report.write_text(INTRO, encoding="utf-8")
         replace_section(report, comparison.name, summary(comparison.name, describe_budget(comparison), tuned))
 
-    tune(comparison, out, after_round=write, rows=pick_rows(comparison, "fmicl-*"))
+    try:
+        tune(comparison, out, after_round=write, rows=pick_rows(comparison, "fmicl-*"))
+    except FmiclError as exc:  # one message, as the CLI gives (a signal: rerun to resume)
+        write()
+        print(f"stopped: {exc.format()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     write()
     print(f"wrote {report}")
 

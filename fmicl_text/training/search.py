@@ -28,11 +28,13 @@ from typing import Any
 
 import yaml
 
-from fmicl_text.errors import FmiclError, did_you_mean
+from fmicl_text.errors import FmiclError, RunInterrupted, did_you_mean
 
 TRIALS_TABLE, BEST_RECIPE, TRIALS_PLOT, STUDY_DB = "trials.md", "best_recipe.yaml", "trials.png", "study.db"
 KINDS = ("float", "int", "categorical")
 HEARTBEAT_SECONDS = 60
+#: trial user attributes: stopped by a signal; the number of the stopped trial a queued one reruns
+INTERRUPTED, RETRY_OF = "interrupted", "retry_of"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ def make_objective(recipe: Any, dims: list[Dimension], out: Path, keep_models: b
         start = time.time()
         try:
             result = train(trial_recipe(recipe, params, folder), callbacks=[ReportToOptuna(trial)])
+        except RunInterrupted as exc:  # Ctrl-C / SIGTERM stops the sweep; the trial reruns on resume
+            trial.set_user_attr(INTERRUPTED, True)
+            raise _SweepInterrupted(exc) from None
         finally:
             trial.set_user_attr("seconds", round(time.time() - start, 1))
             if not keep_models:  # scores stay in the table; weights of every trial would fill the disk
@@ -156,6 +161,24 @@ def make_objective(recipe: Any, dims: list[Dimension], out: Path, keep_models: b
         return float(result.best_dev)
 
     return objective
+
+
+class _SweepInterrupted(Exception):
+    """A trial's training stopped on a signal: not an FmiclError, so Optuna does not catch it and go on."""
+
+    def __init__(self, cause: RunInterrupted) -> None:
+        super().__init__(cause.what)
+        self.cause = cause
+
+
+def _retry_interrupted(study: Any) -> None:
+    """Queue once more, with its own parameters, each trial a signal stopped (so draws are not lost)."""
+    from optuna.trial import TrialState
+
+    retried = {t.user_attrs.get(RETRY_OF) for t in study.get_trials(deepcopy=False)}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if trial.user_attrs.get(INTERRUPTED) and trial.number not in retried:
+            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
 
 
 def sweep(
@@ -215,12 +238,21 @@ def sweep(
     done = finished_trials(study)
     if done < trials:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study.optimize(
-            make_objective(recipe, space, out, keep_models),
-            n_trials=trials - done,
-            callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE, TrialState.PRUNED))],
-            catch=(FmiclError,),
-        )
+        _retry_interrupted(study)
+        try:
+            study.optimize(
+                make_objective(recipe, space, out, keep_models),
+                n_trials=trials - done,
+                callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE, TrialState.PRUNED))],
+                catch=(FmiclError,),
+            )
+        except _SweepInterrupted as exc:
+            write_outputs(study, recipe, out, study_name)
+            cause = exc.cause
+            raise RunInterrupted(
+                f"{cause.what} (sweep {study_name!r})", signal_number=cause.exit_code - 128, where=url,
+                fix="rerun the same command: the study resumes and the stopped trial runs again",
+            ) from None  # fmt: skip
     write_outputs(study, recipe, out, study_name)
     return study
 

@@ -88,3 +88,34 @@ def test_sweep_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
             "--trials", "1", "--output-dir", str(tmp_path / "out")]  # fmt: skip
     assert main(argv) == 0
     assert "| 0 | complete |" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_signal_stops_the_sweep_and_the_stopped_trial_reruns_with_its_parameters(
+    tiny_bert, tiny_data_home, tmp_path, monkeypatch
+):
+    from fmicl_text.errors import RunInterrupted
+    from fmicl_text.training.search import INTERRUPTED, RETRY_OF
+
+    (tmp_path / "space.yaml").write_text(SPACE)
+    space = load_space(tmp_path / "space.yaml")
+    out, calls, real = tmp_path / "sweep", [], trainer_module.train
+
+    def stopped_on_the_second(recipe, *args, **kwargs):
+        calls.append(recipe.training.learning_rate)
+        if len(calls) == 2:
+            raise RunInterrupted("SIGTERM at step 2: checkpoint written", signal_number=15)
+        return real(recipe, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train", stopped_on_the_second)
+    with pytest.raises(RunInterrupted, match="sweep") as info:
+        sweep(_recipe(tiny_bert, tiny_data_home), space=space, trials=3, output_dir=out)
+    assert info.value.exit_code == 143 and len(calls) == 2  # the sweep stopped: no third trial began
+    study = sweep(_recipe(tiny_bert, tiny_data_home), space=space, trials=3, output_dir=out)
+    assert calls[2] == calls[1]  # the stopped trial first, with its own parameters
+    assert len(calls) == 4 and sum(t.state.name == "COMPLETE" for t in study.trials) == 3
+    stopped = [t for t in study.trials if t.user_attrs.get(INTERRUPTED)]
+    assert [t.state.name for t in stopped] == ["FAIL"]
+    assert [t.user_attrs.get(RETRY_OF) for t in study.trials].count(stopped[0].number) == 1
+    sweep(_recipe(tiny_bert, tiny_data_home), space=space, trials=3, output_dir=out)
+    assert len(calls) == 4  # done: the stopped trial is not queued again
