@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives sweep-views-cutoff sweep-shared-bits-deletion compare-views compare-batch claims mteb-local-tasks clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives sweep-views-cutoff sweep-shared-bits-deletion compare-views compare-batch claims experiments mteb-local-tasks clean
 
 setup: $(VENV)/.installed
 
@@ -112,6 +112,10 @@ compare-batch: setup
 # -> eval/reports/claims.md and its plots.
 claims: setup
 	$(BIN)/python eval/claims.py
+
+# Every experiment behind eval/reports/, in order, each resuming where it stopped: rerun after a stop.
+experiments: sweep-fgaussian compare-objectives compare-views compare-batch sweep-views-cutoff sweep-shared-bits \
+		sweep-shared-bits-deletion claims
 
 test: setup
 	$(BIN)/python -m pytest -q
