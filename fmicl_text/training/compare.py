@@ -436,7 +436,7 @@ def run_mteb(
     comparison: Comparison, out: Path, studies: dict[str, Any], after_run=None, rows: list[Row] | None = None
 ) -> list[dict[str, Any]]:
     """Score the first seed's kept model of each row :func:`mteb_rows` picks (within ``rows``) on the spec's
-    MTEB tasks, one task at a time; skip what ``mteb.jsonl`` holds."""
+    MTEB tasks (one model load a row); skip what ``mteb.jsonl`` holds."""
     from fmicl_text.evaluation.mteb_eval import evaluate_mteb
 
     plan = comparison.mteb
@@ -457,23 +457,24 @@ def run_mteb(
         row = comparison.row(name)
         recipe = seed_recipe(comparison, row, chosen_params(comparison, row, studies), comparison.seeds[0], out)
         key, model = recipe_key(recipe), Path(recipe.training.output_dir)
-        for task in plan.tasks:
-            if (name, key, task) in done:
-                continue
-            if not (model / "config.json").is_file():
-                raise FmiclError(
-                    f"the first seed's model of row {name!r} is gone", where=str(model),
-                    fix=f"delete that row's seed-{comparison.seeds[0]} line of {out / RECORDS_FILE} and rerun "
-                    "--stage seeds (it trains it again)",
-                )  # fmt: skip
-            logger.info("compare %s: row %s on %s", comparison.name, name, task)
-            result = evaluate_mteb(str(model), [task], local_dir=plan.local_dir, cache_dir=out / "mteb-cache",
-                                   show_progress=False)["scores"][task]  # fmt: skip
-            append_record(path, {"row": name, "key": key, "task": task, "main_score": result["main_score"],
-                                 "metric": result["metric"], "type": result["type"]})  # fmt: skip
+        missing = [task for task in plan.tasks if (name, key, task) not in done]
+        if not missing:
+            continue
+        if not (model / "config.json").is_file():
+            raise FmiclError(
+                f"the first seed's model of row {name!r} is gone", where=str(model),
+                fix=f"delete that row's seed-{comparison.seeds[0]} line of {out / RECORDS_FILE} and rerun "
+                "--stage seeds (it trains it again)",
+            )  # fmt: skip
+        logger.info("compare %s: row %s on %s", comparison.name, name, ", ".join(missing))
+        scores = evaluate_mteb(str(model), missing, local_dir=plan.local_dir, cache_dir=out / "mteb-cache",
+                               show_progress=False)["scores"]  # fmt: skip
+        for task in missing:  # one model load for the row's tasks; a line each
+            append_record(path, {"row": name, "key": key, "task": task, "main_score": scores[task]["main_score"],
+                                 "metric": scores[task]["metric"], "type": scores[task]["type"]})  # fmt: skip
             done.add((name, key, task))
-            if after_run is not None:
-                after_run()
+        if after_run is not None:
+            after_run()
     return current_mteb_records(comparison, out, studies)
 
 
