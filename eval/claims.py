@@ -6,8 +6,8 @@ Trains nothing. It reads the comparisons (``eval/compare/NAME/``: the tuning stu
 ``mteb.jsonl``) and the view sweeps (``eval/*/points.jsonl``) as they stand, so it can be rerun after each
 stage of the long jobs that feed it (the Makefile's ``compare-*`` and ``sweep-*`` targets). A difference is
 claimed only beyond the seeds' noise: a two-sided paired t-test over seeds, p < NOISE_LEVEL
-(:mod:`fmicl_text.reporting.compare`); single-seed sweeps are read against twice the seed spread of STS-B
-dev measured for InfoNCE in the objectives comparison.
+(:mod:`fmicl_text.reporting.compare`); single-seed sweeps are read against twice the seed sd of STS-B dev
+at their own budget (dropout only, three seeds, ``eval/views.md``).
 """
 
 from __future__ import annotations
@@ -405,15 +405,27 @@ def erank_claim(objectives: Runs, out: Path) -> Claim:
 # --------------------------------------------------------------------------- views
 
 
-def seed_noise(objectives: Runs) -> float | None:
-    """Twice the seed standard deviation of InfoNCE's STS-B dev: the bar for single-seed sweeps."""
-    sd = mean_sd(list(objectives.per_seed("infonce", lambda r: r["dev"]).values()))[1]
-    return None if sd is None else 2 * sd
+def seed_noise(views_bench: Path) -> tuple[float | None, str]:
+    """The bar for single-seed sweeps: twice the seed standard deviation of STS-B dev for dropout only at the
+    sweeps' own budget (200 steps), from ``eval/bench_views.py``'s dropout rows with seeds 42, 43 and 44."""
+    if not views_bench.is_file():
+        return None, "no seed noise measured yet"
+    rows = [json.loads(line) for line in views_bench.read_text(encoding="utf-8").splitlines() if line.strip()]
+    scores = [r["stsb_dev"] for r in rows if r.get("setting") in SEED_ROWS and r.get("steps") == SWEEP_STEPS]
+    sd = mean_sd(scores)[1]
+    if sd is None:
+        return None, "no seed noise measured yet"
+    return 2 * sd, f"twice the sd of STS-B dev over {len(scores)} seeds of dropout only, 200 steps, `eval/views.md`"
 
 
-def infomin_claim(sweeps: Mapping[str, Path], noise: float | None, out: Path) -> Claim:
+SEED_ROWS = ("dropout", "dropout_seed43", "dropout_seed44")  # eval/bench_views.py's seed rows
+SWEEP_STEPS = 200  # the view sweeps' budget (Makefile)
+
+
+def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], out: Path) -> Claim:
     title = "STS-B dev traces a reverse U against I_NCE as the views get stronger"
     lines = ["| view family | strengths | STS-B dev | I_NCE | best at | verdict |", "|---|---|---|---|---|---|"]
+    noise, source = noise
     verdicts, fig = [], new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     for family, folder in sweeps.items():
@@ -428,7 +440,7 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: float | None, out: Path) ->
         ends = max(devs[0], devs[-1])
         interior = max(devs[1:-1])
         if noise is None:
-            verdict = f"{INCONCLUSIVE} (no seed noise measured yet)"
+            verdict = f"{INCONCLUSIVE} ({source})"
         elif 0 < best < len(values) - 1 and devs[best] - ends > noise:
             verdict = REPRODUCED
         elif best in (0, len(values) - 1) and devs[best] - interior > noise:
@@ -444,8 +456,7 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: float | None, out: Path) ->
     lines += [
         "",
         "One seed a point (`fmicl-text views sweep`, 200 steps, both views). A reverse U needs its best point "
-        f"inside the range and above both ends by more than the noise bar ({fmt(noise)} points: twice the seed sd "
-        "of InfoNCE's STS-B dev in the objectives comparison, whose runs are shorter).",
+        f"inside the range and above both ends by more than the noise bar ({fmt(noise)} points: {source}).",
     ]
     plot = None
     if any(not v.startswith(NOT_RUN) for v in verdicts):
@@ -459,9 +470,9 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: float | None, out: Path) ->
     return Claim(title, "InfoMin", overall(verdicts), evidence, lines, plot)
 
 
-def suppression_claim(plain: Path, stronger: Path, noise: float | None) -> Claim:
+def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, str]) -> Claim:
     title = "STS falls as shared easy bits are added; a stronger view restores it"
-    a, b = load_points(plain), load_points(stronger)
+    (noise, source), a, b = noise, load_points(plain), load_points(stronger)
     if not a and not b:
         return Claim(title, "feature suppression", NOT_RUN, "the two shared-bits sweeps have not run")
     lines = ["| views | " + " | ".join(f"k = {k:g}" for k in sorted(set(a) | set(b))) + " | drop (k=0 - k=max) |",
@@ -481,7 +492,7 @@ def suppression_claim(plain: Path, stronger: Path, noise: float | None) -> Claim
         if value is None:
             verdicts.append(NOT_RUN)
         elif noise is None:
-            verdicts.append(f"{INCONCLUSIVE} (no seed noise measured yet)")
+            verdicts.append(f"{INCONCLUSIVE} ({source})")
         elif value > noise:
             verdicts.append(REPRODUCED)
         elif value < -noise:
@@ -491,7 +502,7 @@ def suppression_claim(plain: Path, stronger: Path, noise: float | None) -> Claim
     lines += [
         "",
         f"STS-B dev, one seed a point, k random tokens shared by both views. Falls: {verdicts[0]}; a stronger view "
-        f"restores it (a smaller drop with word deletion): {verdicts[1]}. Noise bar {fmt(noise)} points.",
+        f"restores it (a smaller drop with word deletion): {verdicts[1]}. Noise bar {fmt(noise)} points ({source}).",
     ]
     return Claim(title, "feature suppression", overall(verdicts), f"falls: {verdicts[0]}; restored: {verdicts[1]}",
                  lines)  # fmt: skip
@@ -576,7 +587,7 @@ def main() -> None:
     objectives = load_runs(compare / "objectives-minilm.yaml", compare / "objectives-minilm")
     views = load_runs(compare / "views-minilm.yaml", compare / "views-minilm")
     batch = load_runs(compare / "batch-minilm.yaml", compare / "batch-minilm")
-    noise = seed_noise(objectives)
+    noise = seed_noise(HERE / "results" / "views.jsonl")
     claims = [
         critic_claim(objectives),
         ranking_claim(objectives),

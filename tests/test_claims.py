@@ -100,16 +100,29 @@ def _points(folder: Path, devs: dict[float, float]) -> Path:
 )
 def test_a_reverse_u_needs_an_inside_peak_above_both_ends_beyond_noise(devs, verdict, tmp_path):
     folder = _points(tmp_path / "sweep", devs)
-    claim = claims.infomin_claim({"word_deletion": folder}, 0.5, tmp_path / "plots")
+    claim = claims.infomin_claim({"word_deletion": folder}, (0.5, "test"), tmp_path / "plots")
     assert claim.verdict == verdict and claim.plot.is_file()
+
+
+def test_the_sweeps_noise_bar_is_twice_the_seed_sd_at_their_budget(tmp_path):
+    rows = [
+        {"setting": name, "steps": 200, "stsb_dev": dev}
+        for name, dev in (("dropout", 87.0), ("dropout_seed43", 87.2), ("dropout_seed44", 87.4))
+    ]
+    rows.append({"setting": "word_deletion", "steps": 200, "stsb_dev": 80.0})  # not a seed row
+    bench = tmp_path / "views.jsonl"
+    bench.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    bar, source = claims.seed_noise(bench)
+    assert bar == pytest.approx(0.4) and "3 seeds" in source
+    assert claims.seed_noise(tmp_path / "none.jsonl")[0] is None
 
 
 def test_feature_suppression_and_its_restoration(tmp_path):
     plain = _points(tmp_path / "plain", {0: 87.0, 1: 85.0, 2: 83.0, 4: 80.0})
     stronger = _points(tmp_path / "stronger", {0: 86.5, 1: 86.0, 2: 85.8, 4: 85.5})
-    claim = claims.suppression_claim(plain, stronger, 0.5)
+    claim = claims.suppression_claim(plain, stronger, (0.5, "test"))
     assert claim.verdict == claims.REPRODUCED and "| dropout only | 87.00 |" in "\n".join(claim.lines)
-    assert claims.suppression_claim(tmp_path / "none", tmp_path / "none2", 0.5).verdict == claims.NOT_RUN
+    assert claims.suppression_claim(tmp_path / "none", tmp_path / "none2", (0.5, "test")).verdict == claims.NOT_RUN
 
 
 def test_simcse_ablations_expect_dropout_ahead():
