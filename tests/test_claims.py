@@ -62,8 +62,21 @@ def test_the_ranking_claim_finds_a_reversal_between_sts_sets():
                             "test": {"sts12": sts12, "sts13": sts13, AVG: (sts12 + sts13) / 2}})  # fmt: skip
     claim = claims.ranking_claim(claims.Runs("t", records))
     assert claim.verdict == claims.REPRODUCED
-    assert "kl > vlc on sts13; vlc > kl on sts12" in "\n".join(claim.lines)
+    assert "vlc on sts12, kl on sts13" in "\n".join(claim.lines)
     assert "| sts12 |" in "\n".join(claim.lines) and "kl" in claim.evidence
+    one = [
+        dict(r, test={k: (v + 10 if r["row"] == "fmicl-js-gaussian" else v) for k, v in r["test"].items()})
+        for r in records
+    ]  # js best everywhere, by far
+    assert claims.ranking_claim(claims.Runs("t", one)).verdict.startswith(claims.NOT_REPRODUCED)
+
+
+def test_holm_and_the_equivalence_test():
+    assert claims.holm([0.001, 0.02]) and not claims.holm([0.03, 0.04])  # 0.03 > 0.05 / 2
+    ref = {1: 80.0, 2: 81.0, 3: 82.0}
+    assert claims.tost({1: 80.1, 2: 81.05, 3: 82.12}, ref, 0.5) < 0.05  # within +-0.5, tight
+    assert claims.tost({1: 81.0, 2: 82.0, 3: 83.0}, ref, 0.5) == 1.0  # a point apart on every seed
+    assert claims.tost({1: 80.0}, ref, 0.5) is None
 
 
 def test_batch_sensitivity_compares_each_seeds_range_over_batches(tmp_path):
@@ -113,7 +126,8 @@ def test_the_sweeps_noise_bar_is_twice_the_seed_sd_at_their_budget(tmp_path):
     bench = tmp_path / "views.jsonl"
     bench.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     bar, source = claims.seed_noise(bench)
-    assert bar == pytest.approx(0.4) and "3 seeds" in source
+    assert bar == pytest.approx(0.2) and "3 seeds" in source
+    assert claims.bar(0.2, 4) == pytest.approx(0.8) and claims.bar(None, 2) is None
     assert claims.seed_noise(tmp_path / "none.jsonl")[0] is None
 
 
@@ -137,3 +151,12 @@ def test_the_report_is_written_from_whatever_has_run(tmp_path, monkeypatch):
     text = (tmp_path / "claims.md").read_text()
     assert text.startswith("# The papers' claims at this scale")
     assert text.count("| f-MICL |") == 3 and "## 10. SimCSE:" in text
+
+
+def test_kl_gaussian_is_like_au_only_when_shown_alike_within_the_margins(tmp_path):
+    alike = _runs({"fmicl-kl-gaussian": [80.1, 81.05, 82.12], "au": [80.0, 81.0, 82.0]})
+    assert claims.kl_au_claim(alike, tmp_path).verdict == claims.REPRODUCED
+    apart = _runs({"fmicl-kl-gaussian": [82.0, 83.0, 84.1], "au": [80.0, 81.0, 82.0]})
+    assert claims.kl_au_claim(apart, tmp_path).verdict == claims.NOT_REPRODUCED
+    noisy = _runs({"fmicl-kl-gaussian": [79.0, 82.5, 81.0], "au": [80.0, 81.0, 82.0]})
+    assert claims.kl_au_claim(noisy, tmp_path).verdict == claims.INCONCLUSIVE

@@ -43,9 +43,23 @@ def append_record(path: Path, row: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-#: recipe keys added after records were first written, at the defaults that keep the old behaviour: left out
-#: of a key while at that default, so a record written before the key existed still counts
-LATER_KEYS: dict[tuple[str, str], Any] = {("model", "projection_layers"): None}
+#: recipe keys (None: a whole section) added after records were first written, at the defaults that keep the
+#: old behaviour or change no score: left out of a key while at that default, so older records still count
+LATER_KEYS: dict[tuple[str, str | None], Any] = {
+    ("data", "columns"): None,
+    ("eval", "score_base"): True,
+    ("mlm", None): {"weight": 0.0, "probability": 0.15, "contrastive_weight": 1.0, "save_head": False},
+    ("model", "allow_pickle"): False,
+    ("model", "config"): {},
+    ("model", "init"): "pretrained",
+    ("model", "projection_layers"): None,
+    ("training", "cache_batch_size"): None,
+    ("training", "keep_checkpoints"): 1,
+    ("training", "keep_freed_memory"): True,
+    ("training", "max_nonfinite_in_row"): 5,
+    ("training", "on_nonfinite"): "stop",
+    ("training", "report_to"): "none",
+}
 
 
 def recipe_key(recipe: Any) -> str:
@@ -53,7 +67,10 @@ def recipe_key(recipe: Any) -> str:
     raw = recipe.to_dict()
     raw["training"] = {k: v for k, v in raw["training"].items() if k not in ("output_dir", "overwrite")}
     for (section, key), default in LATER_KEYS.items():
-        if key in raw.get(section, {}) and raw[section][key] == default:
+        if key is None:
+            if raw.get(section) == default:
+                del raw[section]
+        elif key in raw.get(section, {}) and raw[section][key] == default:
             del raw[section][key]
     return json.dumps(raw, sort_keys=True)
 

@@ -18,6 +18,7 @@ The space is YAML, one dotted recipe key per entry::
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import time
@@ -150,8 +151,10 @@ def make_objective(recipe: Any, dims: list[Dimension], out: Path, keep_models: b
         start = time.time()
         try:
             result = train(trial_recipe(recipe, params, folder), callbacks=[ReportToOptuna(trial)])
-        except RunInterrupted as exc:  # Ctrl-C / SIGTERM stops the sweep; the trial reruns on resume
+        except (RunInterrupted, KeyboardInterrupt) as exc:  # Ctrl-C / SIGTERM stops the sweep; the trial reruns
             trial.set_user_attr(INTERRUPTED, True)
+            if isinstance(exc, KeyboardInterrupt):  # before or after training, where no handler turns it into one
+                exc = RunInterrupted(f"SIGINT in trial {trial.number}", signal_number=2)
             raise _SweepInterrupted(exc) from None
         finally:
             trial.set_user_attr("seconds", round(time.time() - start, 1))
@@ -169,6 +172,13 @@ class _SweepInterrupted(Exception):
     def __init__(self, cause: RunInterrupted) -> None:
         super().__init__(cause.what)
         self.cause = cause
+
+
+class _NoTraceOfAStop(logging.Filter):
+    """Drop Optuna's report of a trial failed by a stop: the user gets one 'stopped' message instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_SweepInterrupted" not in record.getMessage()
 
 
 def _retry_interrupted(study: Any) -> None:
@@ -239,6 +249,9 @@ def sweep(
     if done < trials:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         _retry_interrupted(study)
+        quiet = _NoTraceOfAStop()
+        for handler in logging.getLogger("optuna").handlers:  # Optuna logs a failed trial with its traceback
+            handler.addFilter(quiet)
         try:
             study.optimize(
                 make_objective(recipe, space, out, keep_models),
@@ -253,6 +266,9 @@ def sweep(
                 f"{cause.what} (sweep {study_name!r})", signal_number=cause.exit_code - 128, where=url,
                 fix="rerun the same command: the study resumes and the stopped trial runs again",
             ) from None  # fmt: skip
+        finally:
+            for handler in logging.getLogger("optuna").handlers:
+                handler.removeFilter(quiet)
     write_outputs(study, recipe, out, study_name)
     return study
 

@@ -91,8 +91,9 @@ def test_sweep_cli(tiny_bert, tiny_data_home, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signal", ["SIGTERM in training", "Ctrl-C outside it"])
 def test_a_signal_stops_the_sweep_and_the_stopped_trial_reruns_with_its_parameters(
-    tiny_bert, tiny_data_home, tmp_path, monkeypatch
+    signal, tiny_bert, tiny_data_home, tmp_path, monkeypatch
 ):
     from fmicl_text.errors import RunInterrupted
     from fmicl_text.training.search import INTERRUPTED, RETRY_OF
@@ -103,14 +104,17 @@ def test_a_signal_stops_the_sweep_and_the_stopped_trial_reruns_with_its_paramete
 
     def stopped_on_the_second(recipe, *args, **kwargs):
         calls.append(recipe.training.learning_rate)
-        if len(calls) == 2:
+        if len(calls) == 2 and signal.startswith("SIGTERM"):
             raise RunInterrupted("SIGTERM at step 2: checkpoint written", signal_number=15)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
         return real(recipe, *args, **kwargs)
 
     monkeypatch.setattr(trainer_module, "train", stopped_on_the_second)
     with pytest.raises(RunInterrupted, match="sweep") as info:
         sweep(_recipe(tiny_bert, tiny_data_home), space=space, trials=3, output_dir=out)
-    assert info.value.exit_code == 143 and len(calls) == 2  # the sweep stopped: no third trial began
+    assert info.value.exit_code == (143 if signal.startswith("SIGTERM") else 130)
+    assert len(calls) == 2  # the sweep stopped: no third trial began
     study = sweep(_recipe(tiny_bert, tiny_data_home), space=space, trials=3, output_dir=out)
     assert calls[2] == calls[1]  # the stopped trial first, with its own parameters
     assert len(calls) == 4 and sum(t.state.name == "COMPLETE" for t in study.trials) == 3
