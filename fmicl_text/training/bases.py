@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fmicl_text.errors import FmiclError
+from fmicl_text.errors import FmiclError, RunInterrupted
 from fmicl_text.layout import I_NCE_TEMPERATURE, STSB_DEV
 from fmicl_text.training.records import append_record, read_records
 
@@ -200,7 +200,14 @@ def build_base(
             continue
         target = (step // probe_every + 1) * probe_every
         resume = "latest" if state is not None and not state.get("finished") else None
-        result = train(recipe, resume=resume, pause_after=target if target < recipe.training.max_steps else None)
+        began = time.time()
+        try:
+            result = train(recipe, resume=resume, pause_after=target if target < recipe.training.max_steps else None)
+        except RunInterrupted:  # a stopped sitting counts too: up to the checkpoint it wrote
+            reached = step_of(folder.last_checkpoint()) or step
+            append_record(sittings_file(folder.path), {"from_step": step, "to_step": reached,
+                                                        "seconds": round(time.time() - began, 1)})  # fmt: skip
+            raise
         append_record(sittings_file(folder.path), {"from_step": step, "to_step": result.steps,
                                                     "seconds": round(result.seconds, 1)})  # fmt: skip
         finished = result.finished

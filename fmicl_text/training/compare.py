@@ -181,8 +181,11 @@ def _mteb_plan(raw: Any, path: Path) -> MtebPlan | None:
         if key not in MTEB_KEYS:
             raise FmiclError(f"unknown mteb key {key!r}", where=where, fix=did_you_mean(str(key), MTEB_KEYS))
     tasks = raw.get("tasks")
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t.strip() for t in tasks):
         raise FmiclError(f"tasks must be a non-empty list of task names, got {tasks!r}", where=where)
+    if any("," in t or t != t.strip() for t in tasks) or len(set(tasks)) != len(tasks):
+        raise FmiclError(f"tasks must be distinct single names (no commas or spaces around), got {tasks!r}",
+                         where=where)  # fmt: skip
     local = raw.get("local_dir")
     return MtebPlan(
         tasks=tuple(tasks),
@@ -436,8 +439,8 @@ def run_mteb(
     comparison: Comparison, out: Path, studies: dict[str, Any], after_run=None, rows: list[Row] | None = None
 ) -> list[dict[str, Any]]:
     """Score the first seed's kept model of each row :func:`mteb_rows` picks (within ``rows``) on the spec's
-    MTEB tasks (one model load a row); skip what ``mteb.jsonl`` holds."""
-    from fmicl_text.evaluation.mteb_eval import evaluate_mteb
+    MTEB tasks; skip what ``mteb.jsonl`` holds."""
+    from fmicl_text.evaluation.mteb_eval import evaluate_mteb, resolve_tasks
 
     plan = comparison.mteb
     if plan is None:
@@ -448,6 +451,7 @@ def run_mteb(
     if plan.local_dir is not None and not plan.local_dir.is_dir():
         raise FmiclError("the local MTEB task folder does not exist", where=str(plan.local_dir),
                          fix=f"build it: fmicl-text eval build-tasks {plan.local_dir}")  # fmt: skip
+    resolve_tasks(list(plan.tasks), plan.local_dir)  # every task found and its files checked before any scoring
     allowed = None if rows is None else {row.name for row in rows}
     path = out / MTEB_FILE
     done = {(r["row"], r["key"], r["task"]) for r in read_records(path)}
@@ -460,22 +464,34 @@ def run_mteb(
         missing = [task for task in plan.tasks if (name, key, task) not in done]
         if not missing:
             continue
-        if not (model / "config.json").is_file():
-            raise FmiclError(
-                f"the first seed's model of row {name!r} is gone", where=str(model),
-                fix=f"delete that row's seed-{comparison.seeds[0]} line of {out / RECORDS_FILE} and rerun "
-                "--stage seeds (it trains it again)",
-            )  # fmt: skip
-        logger.info("compare %s: row %s on %s", comparison.name, name, ", ".join(missing))
-        scores = evaluate_mteb(str(model), missing, local_dir=plan.local_dir, cache_dir=out / "mteb-cache",
-                               show_progress=False)["scores"]  # fmt: skip
-        for task in missing:  # one model load for the row's tasks; a line each
-            append_record(path, {"row": name, "key": key, "task": task, "main_score": scores[task]["main_score"],
-                                 "metric": scores[task]["metric"], "type": scores[task]["type"]})  # fmt: skip
+        _check_kept_model(comparison, name, recipe, out)
+        for task in missing:  # a line as each task ends: a stop loses at most the task in progress
+            logger.info("compare %s: row %s on %s", comparison.name, name, task)
+            result = evaluate_mteb(str(model), [task], local_dir=plan.local_dir, cache_dir=out / "mteb-cache",
+                                   show_progress=False)["scores"][task]  # fmt: skip
+            append_record(path, {"row": name, "key": key, "task": task, "main_score": result["main_score"],
+                                 "metric": result["metric"], "type": result["type"]})  # fmt: skip
             done.add((name, key, task))
-        if after_run is not None:
-            after_run()
+            if after_run is not None:
+                after_run()
     return current_mteb_records(comparison, out, studies)
+
+
+def _check_kept_model(comparison: Comparison, name: str, recipe: Any, out: Path) -> None:
+    """The first seed's kept folder must hold the finished run of the row's current recipe, not another's."""
+    from fmicl_text.recipe import differences, recipe_from_dict
+    from fmicl_text.training.run_folder import RunFolder
+
+    folder = Path(recipe.training.output_dir)
+    state = RunFolder(folder).run_state()
+    fix = (f"delete that row's seed-{comparison.seeds[0]} line of {out / RECORDS_FILE} and rerun --stage seeds "
+           "(it trains it again)")  # fmt: skip
+    if not (folder / "config.json").is_file() or state is None or not state.get("finished"):
+        raise FmiclError(f"the first seed's model of row {name!r} is gone", where=str(folder), fix=fix)
+    changed = differences(recipe_from_dict(state["recipe"]), recipe)
+    if changed:
+        raise FmiclError(f"the first seed's model of row {name!r} was trained from another recipe ({changed[0]})",
+                         where=str(folder), fix=fix)  # fmt: skip
 
 
 def current_mteb_records(comparison: Comparison, out: Path, studies: dict[str, Any]) -> list[dict[str, Any]]:

@@ -142,3 +142,23 @@ def test_base_probe_prints_and_writes_the_lift(tiny_bert, tiny_data_home, tmp_pa
     assert "2 steps, batch 4, lr 0.001" in row["probe"]
     assert f"(lift {row['lift']:+.2f})" in capsys.readouterr().out
     assert main(["base", "probe", tiny_bert, "--probe-lr", "0"]) == 2
+
+
+def test_a_stopped_sitting_still_counts_in_the_build_time(tiny_bert, tiny_data_home, tmp_path, monkeypatch):
+    from fmicl_text.errors import RunInterrupted
+    from fmicl_text.training import trainer as trainer_module
+
+    monkeypatch.setenv("FMICL_BASES_DIR", str(tmp_path / "bases"))
+    fake = {"stsb_dev_mean": 50.0, "stsb_dev_cls": 50.0, "after": 49.0, "lift": -1.0, "probe_seconds": 1.0}
+    monkeypatch.setattr(bases, "simcse_lift", lambda *a, **k: dict(fake))
+
+    def stopped(*args, **kwargs):
+        raise RunInterrupted("SIGTERM at step 0", signal_number=15)
+
+    monkeypatch.setattr(trainer_module, "train", stopped)
+    budget = ProbeBudget(steps=2, batch_size=4)
+    out = tmp_path / "bases" / "tiny-base"
+    with pytest.raises(RunInterrupted):
+        build_base(_recipe(tiny_bert, tiny_data_home, out), probe_every=2, probe=budget, gate=budget)
+    sittings = read_records(tmp_path / "bases" / "tiny-base.sittings.jsonl")
+    assert [(s["from_step"], s["to_step"]) for s in sittings] == [(0, 0)] and sittings[0]["seconds"] >= 0

@@ -11,7 +11,7 @@ from conftest import tiny_recipe
 
 from fmicl_text.cli import main
 from fmicl_text.errors import FmiclError
-from fmicl_text.layout import AVG
+from fmicl_text.layout import AVG, CHECKPOINTS_DIR, RUN_STATE_FILE
 from fmicl_text.reporting.compare import comparison_lines, mteb_lines, paired_test, replace_section, verdict
 from fmicl_text.training import trainer as trainer_module
 from fmicl_text.training.compare import MTEB_FILE, RECORDS_FILE, TABLE_FILE, load_comparison
@@ -100,6 +100,14 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
     assert all(r["task"] == "mini-sts" and -1 <= r["main_score"] <= 1 for r in scored)
     assert main([*argv, "--stage", "mteb"]) == 0
     assert len((out / MTEB_FILE).read_text().splitlines()) == 2  # a rerun scores nothing again
+    # a first-seed folder retrained from another recipe is refused, not scored under the current one's name
+    state_file = out / "runs" / "au" / "seed-1" / CHECKPOINTS_DIR / RUN_STATE_FILE
+    state = json.loads(state_file.read_text())
+    state["recipe"]["training"]["learning_rate"] = 0.5
+    state_file.write_text(json.dumps(state))
+    (out / MTEB_FILE).write_text("")
+    assert main([*argv, "--stage", "mteb"]) == 2
+    assert "trained from another recipe" in capsys.readouterr().err
     assert "### MTEB beside STS" in (out / TABLE_FILE).read_text() and "mini-sts" in report.read_text()
 
     # one more seed: only it runs, for both rows; the tuning is not repeated
@@ -129,6 +137,7 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
         ({"mteb": {"taskz": ["x"]}}, "did you mean 'tasks'"),
         ({"mteb": {"tasks": []}}, "non-empty list"),
         ({"mteb": {"tasks": ["x"], "top": 0}}, "top must be a whole number >= 1"),
+        ({"mteb": {"tasks": ["a,b"]}}, "distinct single names"),
     ],
 )  # fmt: skip
 def test_a_bad_spec_fails_before_any_training(change, message, tiny_bert, tiny_data_home, tmp_path):
