@@ -84,7 +84,8 @@ def load_runs(spec: Path, out: Path) -> Runs:
 
 
 def load_points(folder: Path) -> dict[float, dict[str, Any]]:
-    """A view sweep's points by strength (the last line of a strength wins, as the sweep's own table)."""
+    """A view sweep's points by strength. The last line of a strength wins: a sweep rerun after its recipe changed
+    appends the new point (older lines are not checked against the recipe here, as the sweep's own table does)."""
     path = folder / "points.jsonl"
     if not path.is_file():
         return {}
