@@ -24,7 +24,7 @@ from typing import Any
 
 from fmicl_text.layout import AVG
 from fmicl_text.losses.divergences import NAMES as DIVERGENCES
-from fmicl_text.reporting.compare import NOISE_LEVEL, mean_sd, paired_test
+from fmicl_text.reporting.compare import NOISE_LEVEL, mean_sd, mean_sd_cell, paired_test, rank_of
 from fmicl_text.reporting.plots import new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
@@ -139,8 +139,7 @@ def fmt(value: float | None, digits: int = 2, sign: bool = False) -> str:
 
 
 def cell(values: Mapping[int, float] | Sequence[float], digits: int = 2) -> str:
-    mean, sd = mean_sd(list(values.values()) if isinstance(values, Mapping) else list(values))
-    return "-" if mean is None else fmt(mean, digits) + (f" ± {sd:.{digits}f}" if sd is not None else "")
+    return mean_sd_cell(*mean_sd(list(values.values()) if isinstance(values, Mapping) else list(values)), digits)
 
 
 def compare_rows(runs: Runs, row: str, reference: str, expected: int, value=None) -> tuple[str, list[str]]:
@@ -200,7 +199,7 @@ def ranking_claim(objectives: Runs) -> Claim:
         found = {r["row"]: r["main_score"] for r in objectives.mteb if r["task"] == task}
         if all(row in found and found[row] is not None for row in rows.values()):
             scores[f"{task} (MTEB)"] = {d: 100 * found[row] for d, row in rows.items()}
-    ranks = {task: _rank(values) for task, values in scores.items()}
+    ranks = {task: rank_of(values) for task, values in scores.items()}
     lines = ["| task | " + " | ".join(DIVERGENCES) + " | best |", "|---|" + "---:|" * len(DIVERGENCES) + "---|"]
     for task, values in scores.items():
         best = min(ranks[task], key=ranks[task].get)
@@ -263,11 +262,6 @@ def holm(ps: Sequence[float]) -> bool:
 
 
 _RANK_TITLE = "The best divergence depends on the task (and is the ranking stable?)"
-
-
-def _rank(values: Mapping[str, float]) -> dict[str, int]:
-    ordered = sorted(values.values(), reverse=True)
-    return {key: ordered.index(value) + 1 for key, value in values.items()}
 
 
 def _kendall(a: Mapping[str, int], b: Mapping[str, int]) -> float:

@@ -63,7 +63,8 @@ def _by_row(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str,
     return rows
 
 
-def _cell(mean: float | None, sd: float | None, digits: int = 2) -> str:
+def mean_sd_cell(mean: float | None, sd: float | None, digits: int = 2) -> str:
+    """``87.10 ± 0.12``; ``-`` without a mean."""
     if mean is None:
         return "-"
     return format_score(mean, digits) + (f" ± {sd:.{digits}f}" if sd is not None else "")
@@ -105,7 +106,7 @@ def comparison_lines(
         if not runs:
             lines.append(f"| {row} | 0 |" + " |" * (len(header) - 2))
             continue
-        cells = [_cell(*mean_sd([r["test"].get(t) for r in runs])) for t in tasks]
+        cells = [mean_sd_cell(*mean_sd([r["test"].get(t) for r in runs])) for t in tasks]
         avg = {r["seed"]: r["test"].get(AVG) for r in runs}
         if row == reference:
             diff_cells = ["-", "-", "reference"]
@@ -113,7 +114,7 @@ def comparison_lines(
             diff, p, pairs = paired_test(avg, ref_avg)
             diff_cells = ["-" if diff is None else f"{diff:+.2f}", "-" if p is None else f"{p:.3f}",
                           verdict(diff, p, pairs)]  # fmt: skip
-        lines.append(f"| {row} | {len(runs)} | " + " | ".join([*cells, _cell(*mean_sd(list(avg.values()))),
+        lines.append(f"| {row} | {len(runs)} | " + " | ".join([*cells, mean_sd_cell(*mean_sd(list(avg.values()))),
                                                            *diff_cells]) + " |")  # fmt: skip
     lines += [
         "",
@@ -128,13 +129,13 @@ def comparison_lines(
     ]
     for row in rows:
         runs, tuned = by_row.get(row, []), tuning.get(row, {})
-        geometry = [_cell(*mean_sd([r["diagnostics"][m] for r in runs]), 3) for m in DIAGNOSTIC_METRICS]
+        geometry = [mean_sd_cell(*mean_sd([r["diagnostics"][m] for r in runs]), 3) for m in DIAGNOSTIC_METRICS]
         seconds = mean_sd([r["seconds"] for r in runs])[0]
         params = tuned.get("params") if tuned else (runs[0]["params"] if runs else {})
         best = tuned.get("best_dev")
         lines.append(
             f"| {row} | {_params(params or {})} | {tuned.get('trials', '-')} | "
-            f"{'-' if best is None else f'{best:.2f}'} | {_cell(*mean_sd([r['dev'] for r in runs]))} | "
+            f"{'-' if best is None else f'{best:.2f}'} | {mean_sd_cell(*mean_sd([r['dev'] for r in runs]))} | "
             + " | ".join(geometry)
             + f" | {'-' if seconds is None else f'{seconds:.0f}'} |"
         )
@@ -148,7 +149,7 @@ def comparison_lines(
     return lines
 
 
-def _ranks(values: Mapping[str, float]) -> dict[str, int]:
+def rank_of(values: Mapping[str, float]) -> dict[str, int]:
     """1 for the highest value; ties share the better rank."""
     ordered = sorted(values.values(), reverse=True)
     return {row: ordered.index(value) + 1 for row, value in values.items()}
@@ -173,8 +174,8 @@ def mteb_lines(
     sts = {row: mean_sd([r["test"].get(AVG) for r in by_row.get(row, [])])[0] for row in shown}
     sts = {row: value for row, value in sts.items() if value is not None}
     columns = {task: {row: table[row][task] for row in shown if task in table[row]} for task in tasks}
-    ranks = {task: _ranks(values) for task, values in columns.items()}
-    sts_ranks = _ranks(sts)
+    ranks = {task: rank_of(values) for task, values in columns.items()}
+    sts_ranks = rank_of(sts)
     metrics = {r["task"]: r["metric"] for r in scores}
     lines = [
         "### MTEB beside STS",

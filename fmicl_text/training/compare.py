@@ -189,7 +189,7 @@ def _mteb_plan(raw: Any, path: Path) -> MtebPlan | None:
     local = raw.get("local_dir")
     return MtebPlan(
         tasks=tuple(tasks),
-        local_dir=None if local is None else (path.parent / str(local)).resolve(),
+        local_dir=None if local is None else Path(str(local)),  # made absolute by _read_spec
         top=None if raw.get("top") == "all" else _whole(raw.get("top", 5), "top", where, 1),
     )
 
