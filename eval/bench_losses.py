@@ -91,11 +91,11 @@ SWEEPS: dict[str, Sweep | Points] = {
     ),
     "fgaussian-tuned": Points(
         "The f-Gaussian critic tuned (eval/fgaussian.md)",
-        "The best (sigma, alpha) of the joint sweep in eval/fgaussian.md (6 trials, 100 steps, STS-B dev), run "
-        "at this table's budget, beside KL's tuned cosine critic and AU at KL's kernel. With the paper's constant alpha, KL + "
-        "f-Gaussian; with alpha_from_batch (alpha / the batch's mean kernel), KL, whose (sigma, alpha) it was "
-        "tuned on, and the other divergences at KL's values, untuned (Tsallis 2 under this critic differs "
-        "from Pearson by a constant).",
+        "The best (sigma, alpha) of the joint sweep in eval/fgaussian.md (6 trials, 100 steps, STS-B dev), "
+        "run at this table's budget, beside KL's tuned cosine critic and AU at KL's kernel. With the paper's "
+        "constant alpha, KL + f-Gaussian; with alpha_from_batch (alpha / the batch's mean kernel), KL, whose "
+        "(sigma, alpha) it was tuned on, and the other divergences at KL's values, untuned (Tsallis 2 under "
+        "this critic differs from Pearson by a constant).",
         (
             ("fmicl-kl-gaussian-tuned", "fmicl", {**KL_G, "sigma": 1.48, "alpha": 57.1}),
             (
