@@ -49,7 +49,7 @@ bench-mteb-cache: setup
 
 # Every loss 200 steps on MiniLM + the parameter sweeps -> eval/losses.md (~5 min a setting; resumes).
 bench-losses: setup
-	$(BIN)/python eval/bench_losses.py --steps 200 --sweep sigma gcl-lam gcl-sw-lam
+	$(BIN)/python eval/bench_losses.py --steps 200 --sweep sigma gcl-lam gcl-sw-lam fgaussian-tuned
 
 # Every view family at its paper default beside dropout only, 200 steps each -> eval/views.md (~5 min a setting; resumes).
 bench-views: setup

@@ -9,7 +9,7 @@ the markdown table is rebuilt from it.
 
     python eval/bench_losses.py --steps 200            # all settings (~5 min each on 2 CPU cores)
     python eval/bench_losses.py --only infonce fmicl-js-gaussian
-    python eval/bench_losses.py --sweep sigma gcl-lam gcl-sw-lam  # + the parameter sweeps, a section each
+    python eval/bench_losses.py --sweep sigma gcl-lam gcl-sw-lam fgaussian-tuned  # + sections below the table
 
 A result is keyed by the loss's full configuration as run and the steps, so changing a setting's parameters reruns it
 and a sweep point equal to a table row is run once.
@@ -62,7 +62,24 @@ class Sweep:
         return out
 
 
-SWEEPS = {
+KL_G = {"divergence": "kl", "similarity": "gaussian"}
+BATCH = {"sigma": 0.32, "alpha": 0.609, "alpha_from_batch": True}  # fmicl-kl-gaussian-batch's best, eval/fgaussian.md
+T_BATCH = round(1.0 / (2.0 * BATCH["sigma"] ** 2), 3)  # its kernel as AU's exp(-t d)
+
+
+@dataclass(frozen=True)
+class Points:
+    """Named settings chosen elsewhere (by a sweep on dev), run at this table's budget: a section below it."""
+
+    title: str
+    why: str
+    points: tuple[tuple[str, str, dict], ...]  # (setting name, registry name, parameters)
+
+    def settings(self) -> dict[str, tuple[str, dict]]:
+        return {name: (loss, params) for name, loss, params in self.points}
+
+
+SWEEPS: dict[str, Sweep | Points] = {
     "sigma": Sweep(
         "The f-Gaussian critic's sigma",
         "Spec 2b: sigma is chosen on STS-B dev. G = exp(-d / (2 sigma^2)) with d the squared distance of "
@@ -71,6 +88,29 @@ SWEEPS = {
         ({"divergence": "kl", "similarity": "gaussian"},),
         "sigma",
         (0.5, 1.0, 2.0, 4.0),
+    ),
+    "fgaussian-tuned": Points(
+        "The f-Gaussian critic tuned (eval/fgaussian.md)",
+        "The best (sigma, alpha) of the joint sweep in eval/fgaussian.md (6 trials, 100 steps, STS-B dev), "
+        "run at this table's budget, beside KL's tuned cosine critic and AU at KL's kernel. With the paper's "
+        "constant alpha, KL + f-Gaussian; with alpha_from_batch (alpha / the batch's mean kernel), KL, whose "
+        "(sigma, alpha) it was tuned on, and the other divergences at KL's values, untuned (Tsallis 2 under "
+        "this critic differs from Pearson by a constant).",
+        (
+            ("fmicl-kl-gaussian-tuned", "fmicl", {**KL_G, "sigma": 1.48, "alpha": 57.1}),
+            (
+                "fmicl-kl-cosine-tuned",
+                "fmicl",
+                {"divergence": "kl", "similarity": "cosine", "temperature": 0.0139, "alpha": 3.71},
+            ),
+            *(
+                (f"fmicl-{d}-gaussian-batch", "fmicl", {**KL_G, "divergence": d, **BATCH})
+                for d in ("kl", "js", "pearson", "squared_hellinger", "vlc")
+            ),
+            # KL + f-Gaussian with alpha from the batch is t * alignment + alpha * log mean G (t = 1 / (2 sigma^2)),
+            # i.e. t * (AU with lam = alpha / t), up to AU's within-view pairs for the cross-view ones
+            ("au-as-kl-gaussian-batch", "au", {"t": T_BATCH, "lam": round(BATCH["alpha"] / T_BATCH, 3)}),
+        ),
     ),
     "gcl-lam": Sweep(
         "The logsumexp prior's weight",

@@ -153,10 +153,14 @@ def fmicl(
     is then the mean over the union. Every (anchor, hard negative) pair is a negative, the anchor's
     own included, since a hard negative is by construction not a positive of any anchor.
 
-    ``alpha_from_batch`` (f-Gaussian only; not in the paper): the weight is ``alpha / mean G`` over the
-    negative pairs, the mean detached. With KL, whose negative term is G itself, the negative term's
-    gradient is then alpha times that of ``log mean G``, the uniformity of alignment + uniformity:
-    a constant alpha = 1 pushes negatives apart 1 / mean G times more weakly, and mean G shrinks with sigma.
+    ``alpha_from_batch`` (f-Gaussian only; not in the paper, whose alpha is a constant): the weight is
+    ``alpha / mean G`` over the negative pairs, the mean detached. With KL, whose negative term is G itself,
+    the negative term's gradient is then alpha times that of ``log mean G``, the uniformity of alignment +
+    uniformity: a constant alpha = 1 pushes negatives apart 1 / mean G times more weakly, and mean G
+    shrinks with sigma, so a constant must be re-tuned with every sigma. The scaling is KL's: the other
+    divergences' negative terms are not linear in G (Pearson's is G^2 - 1, squared Hellinger's sqrt(G) - 1).
+    Where mean G falls below e^-80 (sigma far below the distances) the weight stops growing, so that it
+    stays finite in float32.
     """
     from fmicl_text.losses.divergences import get_divergence
 
@@ -199,7 +203,8 @@ def fmicl(
     if alpha_from_batch:
         if similarity != "gaussian":
             raise ValueError("alpha_from_batch scales by the Gaussian kernel's mean: it needs similarity='gaussian'")
-        weight = alpha * torch.exp(-_log_mean_exp(scores)).detach()  # alpha / mean G, from the log-kernel
+        # alpha / mean G from the log-kernel; e^80 stays below float32's largest number (about e^88)
+        weight = alpha * torch.exp(-_log_mean_exp(scores).clamp(min=-80.0)).detach()
     negative = weight * negative_term(scores).mean()
     return {"positive": positive, "negative": negative}
 

@@ -79,18 +79,23 @@ def _dot(p, q):
     return sum(x * y for x, y in zip(p, q, strict=True))
 
 
-def brute_fmicl(u, v, name, a, similarity, sigma, alpha, tau, negatives, w=None):
-    """Both parts of f-MICL, each negative pair's f* listed one by one; ``w``: hard negatives, every (u_i, w_k)."""
+def brute_fmicl(u, v, name, a, similarity, sigma, alpha, tau, negatives, w=None, from_batch=False):
+    """Both parts of f-MICL, each negative pair's f* listed one by one; ``w``: hard negatives, every (u_i, w_k).
+    ``from_batch`` (f-Gaussian only): alpha divided by the mean kernel over the same pairs."""
     U, V = _unit_rows(u), _unit_rows(v)
     W = [] if w is None else _unit_rows(w)
     n = len(U)
 
+    kernels = []
+
     def critic(p, q):
         if similarity == "gaussian":
+            kernels.append(math.exp(-_sq(p, q) / (2 * sigma**2)))
             return _f_prime(name, a, math.exp(-_sq(p, q) / (2 * sigma**2)))
         return _activation(name, _dot(p, q) / tau)
 
     positive = -sum(critic(U[i], V[i]) for i in range(n)) / n
+    kernels.clear()  # from here on: the negative pairs' kernels
     terms = []
     for i in range(n):
         for j in range(n):
@@ -103,7 +108,8 @@ def brute_fmicl(u, v, name, a, similarity, sigma, alpha, tau, negatives, w=None)
                 terms.append(_conj(name, a, critic(V[i], V[j])))
     assert len(terms) == n * (n - 1) * (1 if negatives == "cross" else 2 if negatives == "within" else 3)
     terms += [_conj(name, a, critic(U[i], W[k])) for i in range(n) for k in range(len(W))]  # k == i included
-    return positive, alpha * sum(terms) / len(terms)
+    weight = alpha / (sum(kernels) / len(kernels)) if from_batch and similarity == "gaussian" else alpha
+    return positive, weight * sum(terms) / len(terms)
 
 
 def brute_au(u, v, a, t, lam):
@@ -124,15 +130,18 @@ def brute_au(u, v, a, t, lam):
 @each_entry
 @each_critic
 @pytest.mark.parametrize("negatives", ["cross", "within", "both"])
-def test_fmicl_matches_brute_force(name, a, similarity, negatives):
+@pytest.mark.parametrize("from_batch", [False, True], ids=["constant-alpha", "alpha-from-batch"])
+def test_fmicl_matches_brute_force(name, a, similarity, negatives, from_batch):
     scales = [0.3, 0.7, 1.5] if similarity == "gaussian" else [0.1, 0.5, 2.0]
     for k, (scale, alpha) in enumerate(zip(scales, [1.0, 0.25, 3.0], strict=True)):
         u, v = rand_pair(5, 4, seed=k)
         kw = {"sigma": scale} if similarity == "gaussian" else {"temperature": scale}
+        if similarity == "gaussian":
+            kw["alpha_from_batch"] = from_batch
         parts = fmicl(u, v, name, similarity, alpha=alpha, negatives=negatives, tsallis_alpha=a, **kw)
         assert set(parts) == {"positive", "negative"}
         assert parts["positive"].dtype == torch.float64
-        pos, neg = brute_fmicl(u, v, name, a, similarity, scale, alpha, scale, negatives)
+        pos, neg = brute_fmicl(u, v, name, a, similarity, scale, alpha, scale, negatives, from_batch=from_batch)
         assert parts["positive"].item() == pytest.approx(pos, rel=1e-9, abs=1e-10)
         assert parts["negative"].item() == pytest.approx(neg, rel=1e-9, abs=1e-10)
 
@@ -374,7 +383,21 @@ CASES = ["random", "identical", "antipodal", "n2", "bf16"]
 def test_fmicl_finite_values_and_gradients(name, a, similarity, case, extreme):
     u, v = _extreme_inputs(case)
     kw = {"sigma": 0.05 if extreme else 1.0} if similarity == "gaussian" else {"temperature": 0.01 if extreme else 0.05}
-    parts = fmicl(u, v, name, similarity, negatives="both", tsallis_alpha=a, **kw)
+    _assert_finite(fmicl(u, v, name, similarity, negatives="both", tsallis_alpha=a, **kw), u, v)
+
+
+@each_entry
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("sigma", [1.0, 0.05])
+def test_fmicl_batch_alpha_finite_values_and_gradients(name, a, case, sigma):
+    """alpha / mean G stays finite where mean G underflows (sigma 0.05: log G down to -800)."""
+    u, v = _extreme_inputs(case)
+    _assert_finite(
+        fmicl(u, v, name, "gaussian", sigma=sigma, negatives="both", tsallis_alpha=a, alpha_from_batch=True), u, v
+    )
+
+
+def _assert_finite(parts, u, v):
     for key, value in parts.items():
         assert value.dtype == torch.float32, key
         assert torch.isfinite(value), (key, value)
