@@ -34,7 +34,8 @@ class FMICLLoss(ContrastiveLoss):
         negatives: ``cross`` (u_i, v_j), ``within`` (u_i, u_j), (v_i, v_j), or ``both``.
         tsallis_alpha: order of the Tsallis divergence (> 1).
         alpha_from_batch: weight the negative term by ``alpha / mean G`` of the batch (detached; f-Gaussian
-            only, not in the paper): with KL its gradient is then alignment + uniformity's.
+            only, not in the paper): with KL its gradient is then alignment + uniformity's. For KL and JS;
+            Pearson and VLC contract under it (``eval/fgaussian.md``).
         gather_across_devices: negatives from every process, with gradient.
     """
 
