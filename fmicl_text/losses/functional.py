@@ -157,8 +157,9 @@ def fmicl(
     ``alpha / mean G`` over the negative pairs, the mean detached. With KL, whose negative term is G itself,
     the negative term's gradient is then alpha times that of ``log mean G``, the uniformity of alignment +
     uniformity: a constant alpha = 1 pushes negatives apart 1 / mean G times more weakly, and mean G
-    shrinks with sigma, so a constant must be re-tuned with every sigma. The scaling is KL's: the other
-    divergences' negative terms are not linear in G (Pearson's is G^2 - 1, squared Hellinger's sqrt(G) - 1).
+    shrinks with sigma, so a constant must be re-tuned with every sigma. The scaling suits a negative term
+    about linear in G where G is small (KL; JS, log((1 + G) / 2)); Pearson's is G^2 - 1 and VLC's about
+    quadratic too, so under it their push on negatives vanishes as G shrinks.
     Where mean G falls below e^-80 (sigma far below the distances) the weight stops growing, so that it
     stays finite in float32.
     """
