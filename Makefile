@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives sweep-views-cutoff sweep-shared-bits-deletion compare-views compare-batch claims experiments mteb-local-tasks clean
+.PHONY: setup quickstart test test-fast lint eval-base bench-train bench-mteb-cache bench-losses bench-views sweep-views sweep-shared-bits base-mlm-small bases-report sweep-fgaussian compare-objectives sweep-views-cutoff sweep-shared-bits-deletion compare-views compare-batch claims experiments mteb-local-tasks reproduce-objectives clean
 
 setup: $(VENV)/.installed
 
@@ -91,6 +91,11 @@ bases-report: setup
 sweep-fgaussian: setup
 	$(BIN)/python eval/sweep_fgaussian.py --spec eval/compare/objectives-minilm.yaml
 
+# The reference row's first seed trained again beside its record (after compare-objectives' seeds; once per record)
+reproduce-objectives: setup
+	$(BIN)/fmicl-text compare eval/compare/objectives-minilm.yaml --output-dir eval/compare/objectives-minilm \
+		--stage reproduce
+
 # Every objective on one budget: tuned alike on STS-B dev, then 3 seeds on SentEval-7 (many hours; resumes)
 # -> eval/compare/objectives-minilm/, eval/reports/objectives.md. Shares its studies with sweep-fgaussian.
 compare-objectives: setup mteb-local-tasks
@@ -114,7 +119,7 @@ claims: setup
 	$(BIN)/python eval/claims.py
 
 # Every experiment behind eval/reports/, in order, each resuming where it stopped: rerun after a stop.
-experiments: sweep-fgaussian compare-objectives compare-views compare-batch sweep-views-cutoff sweep-shared-bits \
+experiments: sweep-fgaussian compare-objectives reproduce-objectives compare-views compare-batch sweep-views-cutoff sweep-shared-bits \
 		sweep-shared-bits-deletion claims
 
 test: setup

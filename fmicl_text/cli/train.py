@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from fmicl_text.cli.recipe import add_data_dir, parse_numbers, recipe_from_args
 from fmicl_text.errors import FmiclError
@@ -73,7 +74,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         "--stage",
         choices=STAGES,
         default="all",
-        help="tune on dev, train the seeds, score the best rows on the spec's MTEB tasks, or all (default)",
+        help="tune on dev, train the seeds, score the best rows on the spec's MTEB tasks, or all (default); "
+        "reproduce: train the first seed of --rows (default: the reference) again and compare with its record",
     )
     parser.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default: DIR/study.db, SQLite)")
     parser.add_argument("--report", default=None, metavar="FILE.md", help="also write this comparison's section here")
@@ -91,6 +93,8 @@ def run_compare(args: argparse.Namespace) -> int:
     rows = pick_rows(comparison, args.rows)
     out = Path(args.output_dir or Path("runs") / "compare" / comparison.name)
     report = Path(args.report) if args.report else None
+    if args.stage == "reproduce":
+        return _reproduce(comparison, out, args, rows if args.rows else None)
 
     def write() -> Path:
         return write_report(comparison, out, args.storage, report)
@@ -104,6 +108,16 @@ def run_compare(args: argparse.Namespace) -> int:
     table = write()
     print(table.read_text(encoding="utf-8"))
     print(f"wrote {table}" + (f" and {report}" if report else ""))
+    return 0
+
+
+def _reproduce(comparison: Any, out: Path, args: argparse.Namespace, rows: list | None) -> int:
+    from fmicl_text.reporting.compare import reproduce_lines
+    from fmicl_text.training.compare import REPRODUCE_FILE, load_studies, reproduce
+
+    entries = reproduce(comparison, out, load_studies(comparison, out, args.storage), rows)
+    print("\n".join(reproduce_lines(entries)))
+    print(f"reruns kept in {out / REPRODUCE_FILE}")
     return 0
 
 

@@ -208,6 +208,35 @@ def mteb_lines(
     return lines
 
 
+def reproduce_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A row's first seed trained again beside its record: the difference, and whether it is within twice the
+    row's seed-to-seed sd of the test average (the noise the table states)."""
+    lines = [
+        "| row | seed | metric | recorded | rerun | rerun - recorded | 2 x seeds' sd | verdict |",
+        "|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for e in entries:
+        bar = 2 * e["seed_sd"] if e.get("seed_sd") is not None else None
+        for metric, old, new in (
+            ("STS-B dev", e["recorded"]["dev"], e["rerun"]["dev"]),
+            ("test average", e["recorded"]["test"].get(AVG), e["rerun"]["test"].get(AVG)),
+        ):
+            diff = None if old is None or new is None else new - old
+            if diff is None:
+                call = "-"
+            elif diff == 0:
+                call = "identical"
+            elif bar is None:
+                call = "no seed spread to compare with"
+            else:
+                call = "within noise" if abs(diff) <= bar else "beyond noise"
+            lines.append(
+                f"| {e['row']} | {e['seed']} | {metric} | {format_score(old)} | {format_score(new)} | "
+                f"{'-' if diff is None else f'{diff:+.2f}'} | {'-' if bar is None else f'{bar:.2f}'} | {call} |"
+            )
+    return lines
+
+
 def plot_comparison(
     records: Sequence[Mapping[str, Any]], rows: Sequence[str], reference: str, path: str | Path, title: str
 ) -> Path | None:

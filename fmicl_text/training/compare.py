@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 RECORDS_FILE = "records.jsonl"
 MTEB_FILE = "mteb.jsonl"
+REPRODUCE_FILE, REPRODUCE_DIR = "reproduce.jsonl", "reproduce"
 TABLE_FILE = "comparison.md"
 PLOT_FILE = "comparison.png"
 TUNE_DIR, RUNS_DIR = "tune", "runs"
@@ -62,7 +63,7 @@ SPEC_KEYS = ("name", "description", "extends", "recipe", "set", "trials", "start
              "reference", "rows", "mteb")  # fmt: skip
 ROW_KEYS = ("set", "space")
 MTEB_KEYS = ("tasks", "local_dir", "top")
-STAGES = ("tune", "seeds", "mteb", "all")
+STAGES = ("tune", "seeds", "mteb", "all", "reproduce")  # reproduce: a check on demand, never part of all
 
 
 @dataclass(frozen=True)
@@ -502,6 +503,44 @@ def current_mteb_records(comparison: Comparison, out: Path, studies: dict[str, A
     keys = {r["row"]: r["key"] for r in current_records(comparison, out, studies) if r["seed"] == first}
     return [r for r in read_records(out / MTEB_FILE)
             if keys.get(r["row"]) == r["key"] and r["task"] in comparison.mteb.tasks]  # fmt: skip
+
+
+def reproduce(
+    comparison: Comparison, out: Path, studies: dict[str, Any], rows: list[Row] | None = None
+) -> list[dict[str, Any]]:
+    """Train the first seed of ``rows`` (default: the reference) again, in a scratch folder, and keep its
+    scores beside the recorded ones (``reproduce.jsonl``), with the row's seed-to-seed spread as the noise.
+    A row already reproduced for its current record is not trained again (delete its line to redo it)."""
+    import statistics
+
+    from fmicl_text.layout import AVG
+
+    rows = [comparison.row(comparison.reference)] if rows is None else rows
+    seed, records = comparison.seeds[0], current_records(comparison, out, studies)
+    done = {(e["row"], e["key"]): e for e in read_records(out / REPRODUCE_FILE)}
+    entries = []
+    for row in rows:
+        own = [r for r in records if r["row"] == row.name]
+        original = next((r for r in own if r["seed"] == seed), None)
+        if original is None:
+            raise FmiclError(f"row {row.name!r} has no record of seed {seed} to reproduce",
+                             where=str(out / RECORDS_FILE), fix="train its seeds first: --stage seeds")  # fmt: skip
+        if (row.name, original["key"]) in done:
+            entries.append(done[(row.name, original["key"])])
+            continue
+        logger.info("compare %s: row %s, seed %d, again", comparison.name, row.name, seed)
+        recipe = seed_recipe(comparison, row, chosen_params(comparison, row, studies), seed, out / REPRODUCE_DIR)
+        rerun = run_seed(recipe, keep_model=False)
+        averages = [r["test"][AVG] for r in own if r["test"].get(AVG) is not None]
+        entry = {
+            "row": row.name, "seed": seed, "key": original["key"],
+            "recorded": {"dev": original["dev"], "test": original["test"], "resumed": original.get("resumed")},
+            "rerun": {"dev": rerun["dev"], "test": rerun["test"], "seconds": rerun["seconds"]},
+            "seed_sd": statistics.stdev(averages) if len(averages) > 1 else None,
+        }  # fmt: skip
+        append_record(out / REPRODUCE_FILE, entry)
+        entries.append(entry)
+    return entries
 
 
 def tuning_summary(comparison: Comparison, studies: dict[str, Any]) -> dict[str, dict[str, Any]]:

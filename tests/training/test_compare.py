@@ -14,7 +14,7 @@ from fmicl_text.errors import FmiclError
 from fmicl_text.layout import AVG, CHECKPOINTS_DIR, RUN_STATE_FILE
 from fmicl_text.reporting.compare import comparison_lines, mteb_lines, paired_test, replace_section, verdict
 from fmicl_text.training import trainer as trainer_module
-from fmicl_text.training.compare import MTEB_FILE, RECORDS_FILE, TABLE_FILE, load_comparison
+from fmicl_text.training.compare import MTEB_FILE, RECORDS_FILE, REPRODUCE_FILE, TABLE_FILE, load_comparison
 
 SPACE = {"loss.temperature": {"type": "float", "low": 0.02, "high": 0.5, "log": True}}
 
@@ -109,6 +109,21 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
     assert main([*argv, "--stage", "mteb"]) == 2
     assert "trained from another recipe" in capsys.readouterr().err
     assert "### MTEB beside STS" in (out / TABLE_FILE).read_text() and "mini-sts" in report.read_text()
+
+    # reproduce: the reference's first seed trains again, in its own folder, and matches its record
+    runs.clear()
+    assert main([*argv, "--stage", "reproduce"]) == 0
+    assert [(name, seed) for name, _, seed in runs] == [("infonce", 1)]
+    (entry,) = [json.loads(line) for line in (out / REPRODUCE_FILE).read_text().splitlines()]
+    assert entry["row"] == "infonce" and entry["seed"] == 1 and entry["seed_sd"] is not None
+    assert entry["rerun"]["test"][AVG] == pytest.approx(entry["recorded"]["test"][AVG], abs=1e-6)
+    assert entry["rerun"]["dev"] == pytest.approx(entry["recorded"]["dev"], abs=1e-6)
+    assert "| infonce | 1 | test average |" in capsys.readouterr().out
+    assert not (out / "reproduce" / "runs" / "infonce" / "seed-1").exists()  # its numbers kept, not its weights
+    assert main([*argv, "--stage", "reproduce"]) == 0 and len(runs) == 1  # done once: not trained again
+    assert main([*argv, "--stage", "reproduce", "--rows", "au"]) == 0
+    assert [json.loads(line)["row"] for line in (out / REPRODUCE_FILE).read_text().splitlines()] == ["infonce", "au"]
+    runs.clear()
 
     # one more seed: only it runs, for both rows; the tuning is not repeated
     _spec(tmp_path, tiny_bert, tiny_data_home, seeds=[1, 2, 3])
