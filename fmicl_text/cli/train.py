@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from fmicl_text.cli.recipe import add_data_dir, parse_numbers, recipe_from_args
 from fmicl_text.errors import FmiclError
 from fmicl_text.training.bases import GATE, GATE_LEARNING_RATES, PROBE
-from fmicl_text.training.compare import STAGES
+from fmicl_text.training.compare import STAGES, Comparison, Row
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -111,7 +110,7 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reproduce(comparison: Any, out: Path, args: argparse.Namespace, rows: list | None) -> int:
+def _reproduce(comparison: Comparison, out: Path, args: argparse.Namespace, rows: list[Row] | None) -> int:
     from fmicl_text.reporting.compare import reproduce_lines
     from fmicl_text.training.compare import REPRODUCE_FILE, load_studies, reproduce
 

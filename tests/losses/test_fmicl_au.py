@@ -91,7 +91,7 @@ def brute_fmicl(u, v, name, a, similarity, sigma, alpha, tau, negatives, w=None,
     def critic(p, q):
         if similarity == "gaussian":
             kernels.append(math.exp(-_sq(p, q) / (2 * sigma**2)))
-            return _f_prime(name, a, math.exp(-_sq(p, q) / (2 * sigma**2)))
+            return _f_prime(name, a, kernels[-1])
         return _activation(name, _dot(p, q) / tau)
 
     positive = -sum(critic(U[i], V[i]) for i in range(n)) / n
