@@ -63,6 +63,18 @@ def _by_row(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str,
     return rows
 
 
+BASE_ROW = "base, untrained"  # the row of the model every run starts from
+
+
+def shared_base(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The untrained model's scores when every record that has them starts from the same model (a
+    comparison across bases has no one base row); None otherwise."""
+    bases = [r["base"] for r in records if r.get("base")]
+    if not bases or len({b.get("model") for b in bases}) != 1 or len(bases) != len(records):
+        return None
+    return bases[0]
+
+
 def mean_sd_cell(mean: float | None, sd: float | None, digits: int = 2) -> str:
     """``87.10 ± 0.12``; ``-`` without a mean."""
     if mean is None:
@@ -101,6 +113,13 @@ def comparison_lines(
     lines += [budget, ""]
     header = ["row", "seeds", *tasks, "avg", f"avg - {reference}", "p", "verdict"]
     lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 2) + "---|"]
+    base = shared_base(records)
+    if base is not None:
+        ref_mean = mean_sd(list(ref_avg.values()))[0]
+        base_avg = base["test"].get(AVG)
+        diff = "-" if ref_mean is None or base_avg is None else f"{base_avg - ref_mean:+.2f}"
+        lines.append(f"| {BASE_ROW} | - | " + " | ".join(format_score(base["test"].get(t)) for t in [*tasks, AVG])
+                     + f" | {diff} | - | no training |")  # fmt: skip
     for row in rows:
         runs = by_row.get(row, [])
         if not runs:
@@ -118,7 +137,9 @@ def comparison_lines(
                                                            *diff_cells]) + " |")  # fmt: skip
     lines += [
         "",
-        f"Test sets, Spearman x100, mean ± standard deviation over seeds. `avg - {reference}`: the mean of the "
+        "Test sets, Spearman x100, mean ± standard deviation over seeds"
+        + (f"; {BASE_ROW}: the model every run starts from, scored the same way" if base is not None else "")
+        + f". `avg - {reference}`: the mean of the "
         f"per-seed differences of the average; p: two-sided paired t-test over the seeds both rows ran; a "
         f"difference is claimed only when p < {NOISE_LEVEL}.",
         "",
@@ -127,6 +148,10 @@ def comparison_lines(
         + " | seconds a run |",
         "|---|---|---:|---:|---:|" + "---:|" * len(DIAGNOSTIC_METRICS) + "---:|",
     ]
+    if base is not None:
+        geometry = [format_score(base.get(m), 3) if m in base else "-" for m in DIAGNOSTIC_METRICS]
+        lines.append(f"| {BASE_ROW} | (no training) | - | - | {format_score(base.get('dev'))} | "
+                     + " | ".join(geometry) + " | - |")  # fmt: skip
     for row in rows:
         runs, tuned = by_row.get(row, []), tuning.get(row, {})
         geometry = [mean_sd_cell(*mean_sd([r["diagnostics"][m] for r in runs]), 3) for m in DIAGNOSTIC_METRICS]

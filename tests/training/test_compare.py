@@ -12,7 +12,7 @@ from conftest import tiny_recipe
 from fmicl_text.cli import main
 from fmicl_text.errors import FmiclError
 from fmicl_text.layout import AVG, CHECKPOINTS_DIR, RUN_STATE_FILE
-from fmicl_text.reporting.compare import comparison_lines, mteb_lines, paired_test, replace_section, verdict
+from fmicl_text.reporting.compare import BASE_ROW, comparison_lines, mteb_lines, paired_test, replace_section, verdict
 from fmicl_text.training import trainer as trainer_module
 from fmicl_text.training.compare import MTEB_FILE, RECORDS_FILE, REPRODUCE_FILE, TABLE_FILE, load_comparison
 
@@ -67,13 +67,14 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
         assert set(record["diagnostics"]) == {"alignment", "uniformity", "erank", "i_nce"}
         assert [point["step"] for point in record["trajectory"]] == [2, 4]  # every evaluation, kept
         assert all(any(key.endswith("stsb_dev") for key in point) for point in record["trajectory"])
+        assert record["base"]["model"] == str(tiny_bert) and set(record["base"]["test"]) >= {"sts12", AVG}
     infonce = [r for r in records if r["row"] == "infonce"]
     assert {r["params"]["loss.temperature"] for r in infonce} == {infonce[0]["params"]["loss.temperature"]}
     assert (out / "runs" / "au" / "seed-1" / "model.safetensors").is_file()  # the first seed's models are kept
     assert not (out / "runs" / "au" / "seed-2").exists()
     table = (out / TABLE_FILE).read_text()
     assert "| au | 2 |" in table and "| infonce | 2 |" in table and "reference" in table
-    assert "temperature" in table and "(fixed)" in table
+    assert "temperature" in table and "(fixed)" in table and f"| {BASE_ROW} | - |" in table
     section = report.read_text()
     assert "<!-- compare:tiny -->" in section and "| au | 2 |" in section
     assert (tmp_path / "objectives" / "tiny.png").read_bytes()[:4] == b"\x89PNG"
@@ -190,6 +191,17 @@ def test_the_table_shows_means_spreads_and_the_difference_to_the_reference():
     assert "| b | 3 | 73.00 ± 1.00 | 74.00 ± 1.00 | +2.00 | 0.000 | better, beyond noise |" in text
     assert "| c | 0 |" in text
     assert "| b | tau 0.05 | 4 | 81.23 | 80.00 ± 0.00 |" in text
+    assert "untrained" not in text  # records without the base's scores: no base row
+
+    base = {"model": "m", "dev": 79.5, "test": {"sts12": 68.5, AVG: 69.5}, "alignment": 0.1, "uniformity": -2.5}
+    text = "\n".join(comparison_lines(name="t", rows=["a", "b"], reference="a", budget="budget", tuning={},
+                                      records=[{**r, "base": base} for r in records]))  # fmt: skip
+    assert f"| {BASE_ROW} | - | 68.50 | 69.50 | -2.50 | - | no training |" in text  # 69.5 - the reference's 72
+    assert f"| {BASE_ROW} | (no training) | - | - | 79.50 | 0.100 | -2.500 | - | - | - |" in text
+    other = [{**r, "base": {**base, "model": "n"}} if r["row"] == "b" else {**r, "base": base} for r in records]
+    assert BASE_ROW not in "\n".join(
+        comparison_lines(name="t", rows=["a", "b"], reference="a", budget="b", tuning={}, records=other)
+    )  # two bases: no one base row
 
 
 def test_the_mteb_section_ranks_the_rows_per_task_beside_the_test_average():
