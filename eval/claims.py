@@ -24,7 +24,7 @@ from typing import Any
 
 from fmicl_text.layout import AVG
 from fmicl_text.losses.divergences import NAMES as DIVERGENCES
-from fmicl_text.reporting.compare import NOISE_LEVEL, mean_sd, mean_sd_cell, paired_test, rank_of
+from fmicl_text.reporting.compare import NOISE_LEVEL, mean_sd, mean_sd_cell, paired_test, rank_of, shared_base
 from fmicl_text.reporting.plots import new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
@@ -172,6 +172,17 @@ def critic_claim(objectives: Runs) -> Claim:
         verdicts.append(verdict)
         dev = " / ".join(fmt(objectives.tuning.get(row, {}).get("best_dev")) for row in (g, c))
         lines.append(f"| {d} | " + " | ".join(cells) + f" | {verdict} | {dev} |")
+    base = shared_base(objectives.records)
+    if base is not None and base["test"].get(AVG) is not None:  # a row that barely moved the base learned little
+        start = base["test"][AVG]
+        gains = [
+            f"{d} {fmt(mean_sd(list(objectives.avg(f'fmicl-{d}-gaussian').values()))[0] - start, sign=True)} / "
+            f"{fmt(mean_sd(list(objectives.avg(f'fmicl-{d}-cosine').values()))[0] - start, sign=True)}"
+            for d in DIVERGENCES
+            if objectives.avg(f"fmicl-{d}-gaussian") and objectives.avg(f"fmicl-{d}-cosine")
+        ]
+        lines += ["", f"The untrained base scores {fmt(start)} (test avg). Each critic's mean gain over it, "
+                  "f-Gaussian / cosine: " + ("; ".join(gains) or "-") + "."]  # fmt: skip
     won = sum(v == REPRODUCED for v in verdicts)
     lost = sum(v.startswith(NOT_REPRODUCED) for v in verdicts)
     ran = sum(v != NOT_RUN for v in verdicts)

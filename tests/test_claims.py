@@ -50,6 +50,11 @@ def test_the_critic_claim_reads_each_divergence_seed_for_seed():
     rows["fmicl-kl-cosine"] = [81.0, 82.1, 82.9]  # cosine ahead for KL, beyond noise
     claim = claims.critic_claim(_runs(rows))
     assert claim.verdict == claims.NOT_REPRODUCED and "behind for 1" in claim.evidence
+    assert "untrained" not in "\n".join(claim.lines)  # records without the base's scores
+    runs = _runs(rows)
+    runs.records = [{**r, "base": {"model": "m", "test": {AVG: 80.0}}} for r in runs.records]
+    text = "\n".join(claims.critic_claim(runs).lines)
+    assert "The untrained base scores 80.00" in text and "kl +1.00 / +2.00" in text  # means 81.0 and 82.0
 
 
 def test_the_ranking_claim_finds_a_reversal_between_sts_sets():
