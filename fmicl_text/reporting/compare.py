@@ -16,6 +16,7 @@ from fmicl_text.layout import AVG, DIAGNOSTIC_METRICS
 from fmicl_text.reporting.tables import format_score, task_columns
 
 NOISE_LEVEL = 0.05  # a difference from the reference is claimed only below this p (two-sided paired t-test)
+BASE_ROW = "base, untrained"  # the row of the model every run starts from
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -63,11 +64,8 @@ def _by_row(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str,
     return rows
 
 
-BASE_ROW = "base, untrained"  # the row of the model every run starts from
-
-
 def shared_base(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The untrained model's scores when every record that has them starts from the same model (a
+    """The untrained model's scores when every record has them and all start from the same model (a
     comparison across bases has no one base row); None otherwise."""
     bases = [r["base"] for r in records if r.get("base")]
     if not bases or len({b.get("model") for b in bases}) != 1 or len(bases) != len(records):
