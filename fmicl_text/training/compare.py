@@ -358,22 +358,16 @@ def run_seed(recipe: Any, *, keep_model: bool) -> dict[str, Any]:
         "seconds": result.seconds,
         "resumed": resume is not None,
         "trajectory": eval_trajectory(Path(result.output_dir)),
-        "base": base_record(Path(result.output_dir)),
+        "base": base_record(result.base),
     }
     if not keep_model:  # its numbers are in the record; the weights of every seed would fill the disk
         shutil.rmtree(result.output_dir, ignore_errors=True)
     return record
 
 
-def base_record(run_dir: Path) -> dict[str, Any] | None:
-    """The untrained model's scores as the run's results file has them (``{"model", "dev", "test": {task:
-    score}, "alignment", "uniformity"}``), so the table can show what training moved; None without them."""
-    import json
-
-    from fmicl_text.layout import RESULTS_FILE
-
-    path = run_dir / RESULTS_FILE
-    base = json.loads(path.read_text(encoding="utf-8")).get("base") if path.is_file() else None
+def base_record(base: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The untrained model's scores as a seed record keeps them (``{"model", "dev", "test": {task: score},
+    "alignment", "uniformity"}``), so the table can show what training moved; None when it was not scored."""
     if not base:
         return None
     return {"model": base.get("model"), "dev": base.get("dev"), "test": (base.get("test") or {}).get("scores") or {},

@@ -39,6 +39,7 @@ class TrainResult:
     best_step: int | None
     seconds: float
     test: Any = None  # the final StsResult, None without a final suite
+    base: dict[str, Any] | None = None  # the untrained model's scores (:func:`score_base`), None when not scored
     is_main: bool = True  # False on the other processes of a distributed run (they write nothing)
     finished: bool = True  # False: paused at ``pause_after`` (a checkpoint; ``resume="latest"`` continues)
 
@@ -538,4 +539,5 @@ def finalize_run(
         best_step=best_step,
         seconds=results["seconds"],
         test=test,
+        base=base,
     )
