@@ -24,7 +24,15 @@ from typing import Any
 
 from fmicl_text.layout import AVG
 from fmicl_text.losses.divergences import NAMES as DIVERGENCES
-from fmicl_text.reporting.compare import NOISE_LEVEL, mean_sd, mean_sd_cell, paired_test, rank_of, shared_base
+from fmicl_text.reporting.compare import (
+    MIN_SEEDS,
+    NOISE_LEVEL,
+    mean_sd,
+    mean_sd_cell,
+    paired_test,
+    rank_of,
+    shared_base,
+)
 from fmicl_text.reporting.plots import new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
@@ -115,7 +123,7 @@ def directed(diff: float | None, p: float | None, expected: int) -> str:
     if diff is None:
         return NOT_RUN
     if p is None:
-        return f"{INCONCLUSIVE} (one seed)"
+        return f"{INCONCLUSIVE} (fewer than {MIN_SEEDS} seeds)"
     if p >= NOISE_LEVEL:
         return f"{INCONCLUSIVE} (within noise)"
     return REPRODUCED if diff * expected > 0 else f"{NOT_REPRODUCED} (the opposite, beyond noise)"
@@ -252,11 +260,11 @@ def ranking_claim(objectives: Runs) -> Claim:
 
 def tost(values: Mapping[int, float], reference: Mapping[int, float], margin: float) -> float | None:
     """p of a paired equivalence test (two one-sided t-tests): small when ``values - reference`` lies inside
-    +-``margin`` beyond the seeds' noise; None with fewer than 2 pairs."""
+    +-``margin`` beyond the seeds' noise; None with fewer than MIN_SEEDS pairs."""
     from scipy import stats
 
     diffs = [values[s] - reference[s] for s in sorted(set(values) & set(reference))]
-    if len(diffs) < 2:
+    if len(diffs) < MIN_SEEDS:
         return None
     mean, sd = statistics.fmean(diffs), statistics.stdev(diffs)
     if sd == 0:
@@ -614,8 +622,8 @@ INTRO = """# The papers' claims at this scale
 
 Made by `make claims` (`python eval/claims.py`) from what the comparisons and sweeps have run so far;
 it trains nothing. Verdicts: **reproduced**, **not reproduced** (the opposite, beyond noise),
-**inconclusive** (within noise, or one seed), **not run yet**. A difference counts only beyond the
-seeds' noise: a two-sided paired t-test over seeds, p < {noise}.
+**inconclusive** (within noise, or fewer than {min_seeds} seeds), **not run yet**. A difference counts only beyond the
+seeds' noise: a two-sided paired t-test over seeds, p < {noise}, over at least {min_seeds} seeds.
 
 **The base.** No base of our own passed the gate (`eval/bases.md`: mlm-small, SimCSE lift -2.77 at
 1,000 steps), so every experiment runs on the base with the largest measured lift,
@@ -650,7 +658,11 @@ def main() -> None:
         head_claim(objectives),
         *simcse_claims(views),
     ]
-    lines = [INTRO.format(noise=NOISE_LEVEL), "| paper | claim | verdict | evidence |", "|---|---|---|---|"]
+    lines = [
+        INTRO.format(noise=NOISE_LEVEL, min_seeds=MIN_SEEDS),
+        "| paper | claim | verdict | evidence |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {c.paper} | {c.title} | **{c.verdict}** | {c.evidence} |" for c in claims]
     for number, claim in enumerate(claims, 1):
         lines += ["", f"## {number}. {claim.paper}: {claim.title}", "", f"Verdict: **{claim.verdict}**.", ""]

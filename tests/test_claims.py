@@ -33,7 +33,7 @@ def test_a_difference_is_a_claim_only_beyond_noise_and_in_its_direction():
     assert claims.directed(1.0, 0.01, +1) == claims.REPRODUCED
     assert claims.directed(-1.0, 0.01, +1).startswith(claims.NOT_REPRODUCED)
     assert claims.directed(1.0, 0.3, +1).startswith(claims.INCONCLUSIVE)
-    assert claims.directed(1.0, None, +1) == "inconclusive (one seed)"
+    assert claims.directed(1.0, None, +1) == "inconclusive (fewer than 3 seeds)"
     assert claims.directed(None, None, +1) == claims.NOT_RUN
     assert claims.overall([claims.REPRODUCED, claims.REPRODUCED]) == claims.REPRODUCED
     assert claims.overall([claims.REPRODUCED, "inconclusive (within noise)"]) == claims.INCONCLUSIVE
@@ -82,6 +82,7 @@ def test_holm_and_the_equivalence_test():
     assert claims.tost({1: 80.1, 2: 81.05, 3: 82.12}, ref, 0.5) < 0.05  # within +-0.5, tight
     assert claims.tost({1: 81.0, 2: 82.0, 3: 83.0}, ref, 0.5) == 1.0  # a point apart on every seed
     assert claims.tost({1: 80.0}, ref, 0.5) is None
+    assert claims.tost({1: 80.1, 2: 81.05}, ref, 0.5) is None  # 2 seeds: too few to call alike
 
 
 def test_batch_sensitivity_compares_each_seeds_range_over_batches(tmp_path):

@@ -16,6 +16,7 @@ from fmicl_text.layout import AVG, DIAGNOSTIC_METRICS
 from fmicl_text.reporting.tables import format_score, task_columns
 
 NOISE_LEVEL = 0.05  # a difference from the reference is claimed only below this p (two-sided paired t-test)
+MIN_SEEDS = 3  # and only over at least this many paired seeds: a t-test over 2 rests on one degree of freedom
 BASE_ROW = "base, untrained"  # the row of the model every run starts from
 
 
@@ -30,7 +31,7 @@ def mean_sd(values: Sequence[float]) -> tuple[float | None, float | None]:
 def paired_test(values: Mapping[int, float], reference: Mapping[int, float]) -> tuple[float | None, float | None, int]:
     """``(mean difference, p, pairs)`` of ``values - reference`` over the seeds both have.
 
-    p is the two-sided paired t-test's (scipy); None with fewer than 2 pairs. Equal differences on every
+    p is the two-sided paired t-test's (scipy); None with fewer than MIN_SEEDS pairs. Equal differences on every
     seed (no spread) give p = 0 when they are not all 0, else 1."""
     from scipy import stats
 
@@ -40,7 +41,7 @@ def paired_test(values: Mapping[int, float], reference: Mapping[int, float]) -> 
         return None, None, 0
     diffs = [a - b for a, b in pairs]
     mean = statistics.fmean(diffs)
-    if len(pairs) < 2:
+    if len(pairs) < MIN_SEEDS:
         return mean, None, len(pairs)
     if max(diffs) == min(diffs):
         return mean, 0.0 if mean != 0 else 1.0, len(pairs)
@@ -51,7 +52,7 @@ def verdict(diff: float | None, p: float | None, pairs: int) -> str:
     if diff is None:
         return "-"
     if p is None:
-        return f"{pairs} seed: untested"
+        return f"{pairs} seed{'' if pairs == 1 else 's'}: untested"
     if p < NOISE_LEVEL:
         return "better, beyond noise" if diff > 0 else "worse, beyond noise"
     return "within noise"
@@ -139,7 +140,7 @@ def comparison_lines(
         + (f"; {BASE_ROW}: the model every run starts from, scored the same way" if base is not None else "")
         + f". `avg - {reference}`: the mean of the "
         f"per-seed differences of the average; p: two-sided paired t-test over the seeds both rows ran; a "
-        f"difference is claimed only when p < {NOISE_LEVEL}.",
+        f"difference is claimed only when p < {NOISE_LEVEL}, over at least {MIN_SEEDS} seeds.",
         "",
         "| row | chosen parameters | tuning trials | tuning best dev | dev (seeds) | "
         + " | ".join(DIAGNOSTIC_METRICS)

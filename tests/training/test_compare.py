@@ -174,6 +174,8 @@ def test_paired_test_claims_a_difference_only_beyond_the_seeds_noise():
     assert p > 0.05 and verdict(diff, p, pairs) == "within noise"
     diff, p, pairs = paired_test({1: 69.0}, ref)
     assert (diff, p, pairs) == (-1.0, None, 1) and verdict(diff, p, pairs) == "1 seed: untested"
+    diff, p, pairs = paired_test({1: 71.0, 2: 73.1}, ref)  # +1 on both seeds, but 2 are too few to test
+    assert (p, pairs) == (None, 2) and verdict(diff, p, pairs) == "2 seeds: untested"
     assert paired_test({4: 80.0}, ref) == (None, None, 0)
 
 
