@@ -622,8 +622,8 @@ INTRO = """# The papers' claims at this scale
 
 Made by `make claims` (`python eval/claims.py`) from what the comparisons and sweeps have run so far;
 it trains nothing. Verdicts: **reproduced**, **not reproduced** (the opposite, beyond noise),
-**inconclusive** (within noise, or fewer than {min_seeds} seeds), **not run yet**. A difference counts only beyond the
-seeds' noise: a two-sided paired t-test over seeds, p < {noise}, over at least {min_seeds} seeds.
+**inconclusive** (within noise, or fewer than {min_seeds} seeds), **not run yet**. A difference counts
+only beyond the seeds' noise: a two-sided paired t-test over at least {min_seeds} seeds, p < {noise}.
 
 **The base.** No base of our own passed the gate (`eval/bases.md`: mlm-small, SimCSE lift -2.77 at
 1,000 steps), so every experiment runs on the base with the largest measured lift,
