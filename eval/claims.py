@@ -66,6 +66,10 @@ class Runs:
     def avg(self, row: str) -> dict[int, float]:
         return self.per_seed(row, lambda r: r["test"].get(AVG))
 
+    def mean_avg(self, row: str) -> float | None:
+        """The row's test average, mean over its seeds."""
+        return mean_sd(list(self.avg(row).values()))[0]
+
     def has(self, *rows: str) -> bool:
         return all(self.avg(row) for row in rows)
 
@@ -173,22 +177,18 @@ def critic_claim(objectives: Runs) -> Claim:
         "| divergence | f-Gaussian test avg | cosine test avg | G - cos | p | verdict | tuning best dev (G / cos) |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
-    verdicts = []
+    base = shared_base(objectives.records)
+    start = base["test"].get(AVG) if base is not None else None  # a row that barely moved the base learned little
+    verdicts, gains = [], []
     for d in DIVERGENCES:
         g, c = f"fmicl-{d}-gaussian", f"fmicl-{d}-cosine"
         verdict, cells = compare_rows(objectives, g, c, +1)
         verdicts.append(verdict)
         dev = " / ".join(fmt(objectives.tuning.get(row, {}).get("best_dev")) for row in (g, c))
         lines.append(f"| {d} | " + " | ".join(cells) + f" | {verdict} | {dev} |")
-    base = shared_base(objectives.records)
-    if base is not None and base["test"].get(AVG) is not None:  # a row that barely moved the base learned little
-        start = base["test"][AVG]
-        gains = [
-            f"{d} {fmt(mean_sd(list(objectives.avg(f'fmicl-{d}-gaussian').values()))[0] - start, sign=True)} / "
-            f"{fmt(mean_sd(list(objectives.avg(f'fmicl-{d}-cosine').values()))[0] - start, sign=True)}"
-            for d in DIVERGENCES
-            if objectives.avg(f"fmicl-{d}-gaussian") and objectives.avg(f"fmicl-{d}-cosine")
-        ]
+        if start is not None and objectives.has(g, c):
+            gains.append(f"{d} " + " / ".join(fmt(objectives.mean_avg(row) - start, sign=True) for row in (g, c)))
+    if start is not None:
         lines += ["", f"The untrained base scores {fmt(start)} (test avg). Each critic's mean gain over it, "
                   "f-Gaussian / cosine: " + ("; ".join(gains) or "-") + "."]  # fmt: skip
     won = sum(v == REPRODUCED for v in verdicts)
