@@ -309,7 +309,9 @@ def kl_au_claim(objectives: Runs, out: Path) -> Claim:
         p_alike = tost(a, b, margin)
         if diff is None:
             same = NOT_RUN
-        elif p_alike is not None and p_alike < NOISE_LEVEL:
+        elif p_alike is None:
+            same = f"{INCONCLUSIVE} (fewer than {MIN_SEEDS} seeds)"
+        elif p_alike < NOISE_LEVEL:
             same = REPRODUCED
         elif p_differ is not None and p_differ < NOISE_LEVEL:
             same = f"{NOT_REPRODUCED} (differ beyond noise)"

@@ -25,7 +25,7 @@ def _record(row, seed, avg, **extra):
 
 
 def _runs(rows: dict[str, list[float]], **kwargs) -> claims.Runs:
-    records = [_record(row, seed, avg) for row, avgs in rows.items() for seed, avg in zip((1, 2, 3), avgs, strict=True)]
+    records = [_record(row, seed, avg) for row, avgs in rows.items() for seed, avg in enumerate(avgs, start=1)]
     return claims.Runs("t", records, **kwargs)
 
 
@@ -166,3 +166,6 @@ def test_kl_gaussian_is_like_au_only_when_shown_alike_within_the_margins(tmp_pat
     assert claims.kl_au_claim(apart, tmp_path).verdict == claims.NOT_REPRODUCED
     noisy = _runs({"fmicl-kl-gaussian": [79.0, 82.5, 81.0], "au": [80.0, 81.0, 82.0]})
     assert claims.kl_au_claim(noisy, tmp_path).verdict == claims.INCONCLUSIVE
+    two_seeds = _runs({"fmicl-kl-gaussian": [80.1, 81.05], "au": [80.0, 81.0]})
+    claim = claims.kl_au_claim(two_seeds, tmp_path)
+    assert claim.verdict == claims.INCONCLUSIVE and "fewer than 3 seeds" in claim.evidence
