@@ -42,3 +42,5 @@ UNIFORMITY_KEY = log_key(metric_name(DIAGNOSTICS_EVALUATOR, "uniformity"))
 #: I_NCE's default temperature everywhere it is measured (diagnostics, ``views mi``, view sweeps): SimCSE's,
 #: so I_NCE is read at the temperature the training loss sees
 I_NCE_TEMPERATURE = 0.05
+#: I_NCE's default batch N everywhere it is measured: I_NCE <= log N, so N is part of what it means
+I_NCE_BATCH_SIZE = 64

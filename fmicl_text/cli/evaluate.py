@@ -14,7 +14,7 @@ from fmicl_text.cli.recipe import add_data_dir
 from fmicl_text.data.home import STS_SETS, TEXT_VERSIONS
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.mteb_defaults import DEFAULT_BATCH_SIZE
-from fmicl_text.layout import I_NCE_TEMPERATURE
+from fmicl_text.layout import I_NCE_BATCH_SIZE, I_NCE_TEMPERATURE
 
 if TYPE_CHECKING:
     from fmicl_text.evaluation.diagnostics import Diagnostics
@@ -150,7 +150,7 @@ def add_diagnostics_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--split", default="dev", choices=list(STS_SETS["stsb"]), help="STS-B split")
     parser.add_argument("--output", default=None, help="write the numbers as JSON to this file")
     parser.add_argument("--batch-size", type=int, default=128, help="encoding batch size")
-    parser.add_argument("--i-nce-batch-size", type=int, default=64, help="N of I_NCE = log N - InfoNCE")
+    parser.add_argument("--i-nce-batch-size", type=int, default=I_NCE_BATCH_SIZE, help="N of I_NCE = log N - InfoNCE")
     parser.add_argument("--temperature", type=float, default=I_NCE_TEMPERATURE, help="InfoNCE temperature of I_NCE")
     parser.add_argument("--max-sentences", type=int, default=None, help="use at most this many distinct sentences")
     parser.add_argument("--seed", type=int, default=0, help="seed of the I_NCE batches and dropout masks")

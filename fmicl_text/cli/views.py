@@ -10,7 +10,7 @@ from fmicl_text.cli.output import check_output_file, write_json
 from fmicl_text.cli.recipe import add_data_dir, parse_numbers, recipe_from_args
 from fmicl_text.errors import FmiclError
 from fmicl_text.evaluation.views_mi import DEFAULT_DATA
-from fmicl_text.layout import I_NCE_TEMPERATURE
+from fmicl_text.layout import I_NCE_BATCH_SIZE, I_NCE_TEMPERATURE
 from fmicl_text.training.sweep import SIDES
 from fmicl_text.views.show import DEFAULT_MODEL
 
@@ -53,7 +53,7 @@ def add_views_mi_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     )
     add_data_dir(parser)
     parser.add_argument("--temperature", type=float, default=I_NCE_TEMPERATURE, help="InfoNCE temperature")
-    parser.add_argument("--batch-size", type=int, default=64, help="N of I_NCE = log N - InfoNCE")
+    parser.add_argument("--batch-size", type=int, default=I_NCE_BATCH_SIZE, help="N of I_NCE = log N - InfoNCE")
     parser.add_argument("--batches", type=int, default=16, help="how many held-out batches")
     parser.add_argument("--seed", type=int, default=0, help="seed of the batches, views and dropout masks")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")

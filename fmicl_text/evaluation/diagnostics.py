@@ -33,7 +33,7 @@ import torch
 from fmicl_text.data.home import TEXT_VERSIONS, sts_path
 from fmicl_text.errors import FmiclError, did_you_mean
 from fmicl_text.evaluation.sts import StsPairs, check_gold_scale, read_sts_tsv
-from fmicl_text.layout import DIAGNOSTIC_METRICS, I_NCE_TEMPERATURE
+from fmicl_text.layout import DIAGNOSTIC_METRICS, I_NCE_BATCH_SIZE, I_NCE_TEMPERATURE
 from fmicl_text.losses.functional import alignment, info_nce, uniformity
 from fmicl_text.views.spec import ViewsConfig
 
@@ -95,7 +95,7 @@ def i_nce(
     model: Any,
     sentences: Sequence[str],
     *,
-    batch_size: int = 64,
+    batch_size: int = I_NCE_BATCH_SIZE,
     temperature: float = I_NCE_TEMPERATURE,
     n_batches: int | None = None,
     seed: int = 0,
@@ -265,7 +265,7 @@ def diagnose(
     data: DiagnosticsData,
     *,
     batch_size: int = 128,
-    i_nce_batch_size: int = 64,
+    i_nce_batch_size: int = I_NCE_BATCH_SIZE,
     i_nce_batches: int | None = None,
     temperature: float = I_NCE_TEMPERATURE,
     seed: int = 0,
@@ -328,7 +328,7 @@ def compute_diagnostics(
     split: str = "dev",
     max_sentences: int | None = None,
     batch_size: int = 128,
-    i_nce_batch_size: int = 64,
+    i_nce_batch_size: int = I_NCE_BATCH_SIZE,
     i_nce_batches: int | None = None,
     temperature: float = I_NCE_TEMPERATURE,
     seed: int = 0,

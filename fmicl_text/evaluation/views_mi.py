@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from fmicl_text.layout import I_NCE_TEMPERATURE
+from fmicl_text.layout import I_NCE_BATCH_SIZE, I_NCE_TEMPERATURE
 
 DEFAULT_DATA = "stsb-dev"
 
@@ -34,7 +34,7 @@ def views_i_nce(
     sentences: Sequence[str],
     views: Any,
     *,
-    batch_size: int = 64,
+    batch_size: int = I_NCE_BATCH_SIZE,
     temperature: float = I_NCE_TEMPERATURE,
     batches: int = 16,
     seed: int = 0,
