@@ -37,6 +37,7 @@ from fmicl_text.reporting.plots import new_figure, save_figure
 
 HERE = Path(__file__).resolve().parent
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = "reproduced", "not reproduced", "inconclusive", "not run yet"
+TOO_FEW_SEEDS = f"{INCONCLUSIVE} (fewer than {MIN_SEEDS} seeds)"  # no test is run below MIN_SEEDS
 BATCHES = (16, 64, 256, 1024)
 PRIORS = ("logsumexp", "normal", "hypersphere", "hypercube")
 AUGMENTATIONS = ("word_deletion", "word_repetition", "span_mask", "token_shuffle", "token_cutoff", "feature_cutoff")
@@ -127,7 +128,7 @@ def directed(diff: float | None, p: float | None, expected: int) -> str:
     if diff is None:
         return NOT_RUN
     if p is None:
-        return f"{INCONCLUSIVE} (fewer than {MIN_SEEDS} seeds)"
+        return TOO_FEW_SEEDS
     if p >= NOISE_LEVEL:
         return f"{INCONCLUSIVE} (within noise)"
     return REPRODUCED if diff * expected > 0 else f"{NOT_REPRODUCED} (the opposite, beyond noise)"
@@ -310,7 +311,7 @@ def kl_au_claim(objectives: Runs, out: Path) -> Claim:
         if diff is None:
             same = NOT_RUN
         elif p_alike is None:
-            same = f"{INCONCLUSIVE} (fewer than {MIN_SEEDS} seeds)"
+            same = TOO_FEW_SEEDS
         elif p_alike < NOISE_LEVEL:
             same = REPRODUCED
         elif p_differ is not None and p_differ < NOISE_LEVEL:
