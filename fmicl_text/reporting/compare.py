@@ -183,10 +183,11 @@ def rank_of(values: Mapping[str, float]) -> dict[str, int]:
 
 def mteb_lines(
     rows: Sequence[str], records: Sequence[Mapping[str, Any]], scores: Sequence[Mapping[str, Any]],
-    tasks: Sequence[str],
+    tasks: Sequence[str], top: int | None = None,
 ) -> list[str]:  # fmt: skip
     """The MTEB section: the scored rows' main score per task with its rank among them, beside their test
-    average over seeds and its rank, and how far each task's ranking agrees with the test average's."""
+    average over seeds and its rank, and how far each task's ranking agrees with the test average's.
+    ``top``: how many rows by test average the spec scores (None: every row), for the caption."""
     from scipy import stats
 
     if not scores:
@@ -203,12 +204,13 @@ def mteb_lines(
     ranks = {task: rank_of(values) for task, values in columns.items()}
     sts_ranks = rank_of(sts)
     metrics = {r["task"]: r["metric"] for r in scores}
+    chosen = "every row" if top is None else f"the {top} best rows by test average (and the reference)"
     lines = [
         "### MTEB beside STS",
         "",
-        "The first seed's model of the best rows by test average (and the reference) on MTEB tasks: mteb's main "
-        "score x100 (" + ", ".join(f"{task}: {metrics[task]}" for task in tasks if task in metrics) + "), its rank "
-        "among these rows in brackets.",
+        f"The first seed's model of {chosen} on MTEB tasks: mteb's main score x100 ("
+        + ", ".join(f"{task}: {metrics[task]}" for task in tasks if task in metrics)
+        + "), its rank among these rows in brackets; - : not scored yet.",
         "",
         "| row | test avg (seeds) | " + " | ".join(tasks) + " |",
         "|---|---:|" + "---:|" * len(tasks),
@@ -319,7 +321,8 @@ def write_report(comparison: Any, out: Path, storage: str | None = None, report:
         description=comparison.description,
     )
     if comparison.mteb is not None:
-        lines += mteb_lines(rows, records, current_mteb_records(comparison, out, studies), comparison.mteb.tasks)
+        lines += mteb_lines(rows, records, current_mteb_records(comparison, out, studies), comparison.mteb.tasks,
+                            comparison.mteb.top)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     plot = plot_comparison(records, rows, comparison.reference, out / PLOT_FILE, comparison.name)
     if plot is None:  # no run counts any more (a changed spec): no stale picture beside the table

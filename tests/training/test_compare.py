@@ -218,6 +218,9 @@ def test_the_mteb_section_ranks_the_rows_per_task_beside_the_test_average():
     assert "| b | 73.50 (1) | 90.00 (1) | 60.00 (3) |" in text
     assert "| c | 61.50 (3) | 50.00 (3) | 80.00 (1) |" in text
     assert "| Kendall's tau with the test avg | | +1.00 | -1.00 |" in text
+    assert "model of every row on MTEB tasks" in text
+    top2 = "\n".join(mteb_lines(["a", "b", "c"], records, scores, ["t1", "t2"], top=2))
+    assert "model of the 2 best rows by test average (and the reference) on MTEB tasks" in top2
     assert mteb_lines(["a"], records, [], ["t1"]) == []
 
 
