@@ -119,8 +119,9 @@ claims: setup
 	$(BIN)/python eval/claims.py
 
 # Every experiment behind eval/reports/, in order, each resuming where it stopped: rerun after a stop.
-experiments: sweep-fgaussian compare-objectives reproduce-objectives compare-views compare-batch sweep-views-cutoff sweep-shared-bits \
-		sweep-shared-bits-deletion claims
+# The short sweeps (about 1.3 h together) go before the long comparisons (hours each).
+experiments: sweep-fgaussian compare-objectives reproduce-objectives sweep-views-cutoff sweep-shared-bits \
+		sweep-shared-bits-deletion compare-views compare-batch claims
 
 test: setup
 	$(BIN)/python -m pytest -q
