@@ -149,8 +149,13 @@ def build_model(config: ModelConfig, *, device: str | None = None):
         config_kwargs["output_hidden_states"] = True
     remote = {"trust_remote_code": True} if config.trust_remote_code else {}
     try:
+        # A sentence-transformers folder states its length (all-MiniLM-L6-v2: 256) in its module config, which
+        # a bare Transformer(path) does not read: without it the model (and the folder we save) would take the
+        # tokenizer's 512. None for a plain transformers encoder: the tokenizer's own length then.
+        max_seq_length = Transformer.load_config(path).get("max_seq_length")
         transformer = Transformer(
             path,
+            max_seq_length=max_seq_length,
             model_kwargs={**remote, **safe},
             processor_kwargs=dict(remote),
             config_kwargs={**config_kwargs, **remote},

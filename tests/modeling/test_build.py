@@ -134,3 +134,14 @@ def test_weights_are_safetensors_unless_pickle_is_allowed(tiny_bert, tmp_path):
 def test_packaged_minilm_resolves_offline(minilm_path):
     assert resolve_model_path("sentence-transformers/all-MiniLM-L6-v2") == minilm_path
     assert resolve_model_path("some-org/not-packaged") == "some-org/not-packaged"
+
+
+def test_a_sentence_transformers_base_keeps_its_max_length_in_the_saved_model(minilm_path, tiny_bert, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    model = build_model(ModelConfig(minilm_path))
+    assert model.max_seq_length == 256  # all-MiniLM-L6-v2's sentence_bert_config.json, not its tokenizer's 512
+    strip_train_only_modules(model)  # as training does before it saves
+    model.save(str(tmp_path / "saved"))
+    assert SentenceTransformer(str(tmp_path / "saved")).max_seq_length == 256
+    assert build_model(ModelConfig(tiny_bert)).max_seq_length == 128  # a plain encoder: its tokenizer's length
