@@ -193,13 +193,15 @@ def mteb_lines(
     if not scores:
         return []
     table: dict[str, dict[str, float]] = {}
-    for record in scores:
+    for record in scores:  # row null: the untrained base, shown and ranked as one more row
         if record["main_score"] is not None:
-            table.setdefault(record["row"], {})[record["task"]] = 100 * record["main_score"]
-    shown = [row for row in rows if row in table]
+            table.setdefault(record["row"] or BASE_ROW, {})[record["task"]] = 100 * record["main_score"]
+    shown = [row for row in [BASE_ROW, *rows] if row in table]
     by_row = _by_row(records)
     sts = {row: mean_sd([r["test"].get(AVG) for r in by_row.get(row, [])])[0] for row in shown}
-    sts = {row: value for row, value in sts.items() if value is not None}
+    base = shared_base(records)
+    sts[BASE_ROW] = base["test"].get(AVG) if base is not None else None
+    sts = {row: value for row, value in sts.items() if value is not None and row in shown}
     columns = {task: {row: table[row][task] for row in shown if task in table[row]} for task in tasks}
     ranks = {task: rank_of(values) for task, values in columns.items()}
     sts_ranks = rank_of(sts)
@@ -210,7 +212,8 @@ def mteb_lines(
         "",
         f"The first seed's model of {chosen} on MTEB tasks: mteb's main score x100 ("
         + ", ".join(f"{task}: {metrics[task]}" for task in tasks if task in metrics)
-        + "), its rank among these rows in brackets; - : not scored yet.",
+        + "), its rank among these rows in brackets; - : not scored yet."
+        + (f" {BASE_ROW}: the model every run starts from, scored alike." if BASE_ROW in shown else ""),
         "",
         "| row | test avg (seeds) | " + " | ".join(tasks) + " |",
         "|---|---:|" + "---:|" * len(tasks),

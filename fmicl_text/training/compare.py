@@ -13,7 +13,8 @@ and a search space. It runs in two stages, both resumable:
    ``eval mteb``); the other seeds' folders are removed once their line is written.
 3. **mteb** (when the spec has ``mteb:``): the first seed's models of the ``top`` rows by test average, and
    the reference's, scored on MTEB tasks (local folders or Hub names) through ``eval mteb``, so that the
-   best on STS is not the only ranking. One line of ``mteb.jsonl`` per row and task; a rerun skips it.
+   best on STS is not the only ranking; the untrained base too (row null). One line of ``mteb.jsonl`` per
+   row and task; a rerun skips it.
 
 The table (``comparison.md``, :mod:`fmicl_text.reporting.compare`) is rewritten after every run.
 
@@ -466,26 +467,41 @@ def run_mteb(
     allowed = None if rows is None else {row.name for row in rows}
     path = out / MTEB_FILE
     done = {(r["row"], r["key"], r["task"]) for r in read_records(path)}
-    for name in mteb_rows(comparison, current_records(comparison, out, studies)):
-        if allowed is not None and name not in allowed:
-            continue
-        row = comparison.row(name)
-        recipe = seed_recipe(comparison, row, chosen_params(comparison, row, studies), comparison.seeds[0], out)
-        key, model = recipe_key(recipe), Path(recipe.training.output_dir)
-        missing = [task for task in plan.tasks if (name, key, task) not in done]
-        if not missing:
-            continue
-        _check_kept_model(comparison, name, recipe, out)
-        for task in missing:  # a line as each task ends: a stop loses at most the task in progress
-            logger.info("compare %s: row %s on %s", comparison.name, name, task)
-            result = evaluate_mteb(str(model), [task], local_dir=plan.local_dir, cache_dir=out / "mteb-cache",
+
+    def score(name: str | None, key: str, model: str) -> None:
+        for task in [task for task in plan.tasks if (name, key, task) not in done]:
+            # a line as each task ends: a stop loses at most the task in progress
+            logger.info("compare %s: %s on %s", comparison.name, f"row {name}" if name else f"base {model}", task)
+            result = evaluate_mteb(model, [task], local_dir=plan.local_dir, cache_dir=out / "mteb-cache",
                                    show_progress=False)["scores"][task]  # fmt: skip
             append_record(path, {"row": name, "key": key, "task": task, "main_score": result["main_score"],
                                  "metric": result["metric"], "type": result["type"]})  # fmt: skip
             done.add((name, key, task))
             if after_run is not None:
                 after_run()
+
+    records = current_records(comparison, out, studies)
+    base = base_model(records)
+    if base is not None:  # the model every row starts from, scored alike: did training move these tasks at all?
+        score(None, base, base)
+    for name in mteb_rows(comparison, records):
+        if allowed is not None and name not in allowed:
+            continue
+        row = comparison.row(name)
+        recipe = seed_recipe(comparison, row, chosen_params(comparison, row, studies), comparison.seeds[0], out)
+        key = recipe_key(recipe)
+        if all((name, key, task) in done for task in plan.tasks):
+            continue
+        _check_kept_model(comparison, name, recipe, out)
+        score(name, key, str(recipe.training.output_dir))
     return current_mteb_records(comparison, out, studies)
+
+
+def base_model(records: list[dict[str, Any]]) -> str | None:
+    """The untrained model every record starts from (its ``mteb.jsonl`` lines have row null and this key);
+    None when the records start from several, or have no base scores."""
+    models = {(r.get("base") or {}).get("model") for r in records}
+    return next(iter(models)) if len(models) == 1 and None not in models else None
 
 
 def _check_kept_model(comparison: Comparison, name: str, recipe: Any, out: Path) -> None:
@@ -509,8 +525,9 @@ def current_mteb_records(comparison: Comparison, out: Path, studies: dict[str, A
     """``mteb.jsonl``'s lines of the spec's tasks for the rows' first-seed recipes as now chosen."""
     if comparison.mteb is None:
         return []
-    first = comparison.seeds[0]
-    keys = {r["row"]: r["key"] for r in current_records(comparison, out, studies) if r["seed"] == first}
+    first, records = comparison.seeds[0], current_records(comparison, out, studies)
+    keys = {r["row"]: r["key"] for r in records if r["seed"] == first}
+    keys[None] = base_model(records)  # the base's lines: row null, the model as key
     return [r for r in read_records(out / MTEB_FILE)
             if keys.get(r["row"]) == r["key"] and r["task"] in comparison.mteb.tasks]  # fmt: skip
 

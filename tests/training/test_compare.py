@@ -97,10 +97,13 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
     _spec(tmp_path, tiny_bert, tiny_data_home, mteb={"tasks": ["mini-sts"], "local_dir": "tasks", "top": 1})
     assert main([*argv, "--stage", "mteb"]) == 0 and runs == []  # nothing trains
     scored = [json.loads(line) for line in (out / MTEB_FILE).read_text().splitlines()]
-    assert sorted(r["row"] for r in scored) == ["au", "infonce"]  # top 1 of 2, and the reference
+    # top 1 of 2, and the reference; and the untrained base (row null, the model as key)
+    assert sorted(str(r["row"]) for r in scored) == ["None", "au", "infonce"]
+    assert [r["key"] for r in scored if r["row"] is None] == [tiny_bert]
     assert all(r["task"] == "mini-sts" and -1 <= r["main_score"] <= 1 for r in scored)
     assert main([*argv, "--stage", "mteb"]) == 0
-    assert len((out / MTEB_FILE).read_text().splitlines()) == 2  # a rerun scores nothing again
+    assert len((out / MTEB_FILE).read_text().splitlines()) == 3  # a rerun scores nothing again
+    assert f"| {BASE_ROW} |" in (out / TABLE_FILE).read_text().split("### MTEB beside STS")[1]
     # a first-seed folder retrained from another recipe is refused, not scored under the current one's name
     state_file = out / "runs" / "au" / "seed-1" / CHECKPOINTS_DIR / RUN_STATE_FILE
     state = json.loads(state_file.read_text())
@@ -222,6 +225,12 @@ def test_the_mteb_section_ranks_the_rows_per_task_beside_the_test_average():
     top2 = "\n".join(mteb_lines(["a", "b", "c"], records, scores, ["t1", "t2"], top=2))
     assert "model of the 2 best rows by test average (and the reference) on MTEB tasks" in top2
     assert mteb_lines(["a"], records, [], ["t1"]) == []
+    # the untrained base (row null) is one more ranked row, with its own test average
+    based = [{**r, "base": {"model": "m", "test": {AVG: 65.0}}} for r in records]
+    text = "\n".join(mteb_lines(["a", "b", "c"], based, [*scores, {**scores[0], "row": None, "main_score": 0.95}],
+                                 ["t1", "t2"]))  # fmt: skip
+    assert f"| {BASE_ROW} | 65.00 (3) | 95.00 (1) | - |" in text and "| b | 73.50 (1) | 90.00 (2) |" in text
+    assert f"{BASE_ROW}: the model every run starts from" in text
 
 
 def test_replace_section_keeps_the_rest_of_the_file(tmp_path):
