@@ -55,27 +55,31 @@ bench-losses: setup
 bench-views: setup
 	$(BIN)/python eval/bench_views.py --steps 200
 
+# The view sweeps train each strength with 3 seeds (SWEEP_SEEDS; the recipe's 42 first), so the claims on them are
+# paired tests over the seeds.
+SWEEP_SEEDS ?= 42,43,44
+
 # InfoMin sweep: word deletion on both views at five rates, 200 steps each -> eval/views-sweep/ (resumes).
 sweep-views: setup
 	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view word_deletion --rates 0,0.1,0.2,0.3,0.5 \
-		--side both --max-steps 200 --eval-steps 200 --output-dir eval/views-sweep
+		--side both --max-steps 200 --eval-steps 200 --seeds $(SWEEP_SEEDS) --output-dir eval/views-sweep
 
 # Feature suppression: k shared random tokens in both views, k = 0, 1, 2, 4, 200 steps each -> eval/shared-bits-sweep/.
 sweep-shared-bits: setup
 	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view shared_bits --rates 0,1,2,4 \
-		--max-steps 200 --eval-steps 200 --output-dir eval/shared-bits-sweep
+		--max-steps 200 --eval-steps 200 --seeds $(SWEEP_SEEDS) --output-dir eval/shared-bits-sweep
 
 # InfoMin, a second view family: token cutoff on both views at five rates -> eval/views-sweep-cutoff/ (resumes).
 sweep-views-cutoff: setup
 	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view token_cutoff --rates 0,0.1,0.2,0.3,0.5 \
-		--side both --max-steps 200 --eval-steps 200 --output-dir eval/views-sweep-cutoff
+		--side both --max-steps 200 --eval-steps 200 --seeds $(SWEEP_SEEDS) --output-dir eval/views-sweep-cutoff
 
 # Feature suppression under a stronger view: the same k with word deletion (rate 0.2) on both views
 # -> eval/shared-bits-sweep-deletion/ (resumes).
 sweep-shared-bits-deletion: setup
 	$(BIN)/fmicl-text views sweep recipes/quickstart-minilm.yaml --view shared_bits --rates 0,1,2,4 \
 		--views "a=word_deletion(rate=0.2);b=word_deletion(rate=0.2)" \
-		--max-steps 200 --eval-steps 200 --output-dir eval/shared-bits-sweep-deletion
+		--max-steps 200 --eval-steps 200 --seeds $(SWEEP_SEEDS) --output-dir eval/shared-bits-sweep-deletion
 
 # MLM pre-training of a 4x256 BERT from random weights (30k steps, hours on a CPU; resumes where it stopped),
 # a SimCSE probe every 3,000 steps, then the gate -> $(FMICL_BASES_DIR)/mlm-small, eval/bases.md, eval/bases/.
@@ -119,9 +123,9 @@ claims: setup
 	$(BIN)/python eval/claims.py
 
 # Every experiment behind eval/reports/, in order, each resuming where it stopped: rerun after a stop.
-# The short sweeps (about 1.3 h together) go before the long comparisons (hours each).
-experiments: sweep-fgaussian compare-objectives reproduce-objectives sweep-views-cutoff sweep-shared-bits \
-		sweep-shared-bits-deletion compare-views compare-batch claims
+# The sweeps' first seed ran before the long comparisons; their other two seeds (about 2.7 h) come last.
+experiments: sweep-fgaussian compare-objectives reproduce-objectives compare-views compare-batch sweep-views \
+		sweep-views-cutoff sweep-shared-bits sweep-shared-bits-deletion claims
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -97,17 +97,34 @@ def load_runs(spec: Path, out: Path) -> Runs:
 
 
 def load_points(folder: Path) -> dict[float, dict[str, Any]]:
-    """A view sweep's points by strength. The last line of a strength wins: a sweep rerun after its recipe changed
-    appends the new point (older lines are not checked against the recipe here, as the sweep's own table does)."""
+    """A view sweep's points by strength: ``{"stsb_dev", "i_nce"}`` averaged over its seeds and ``"seeds"``:
+    each seed's STS-B dev (a line from before sweeps kept their seed: its recipe's, from its key). The last line
+    of a strength and seed wins: a sweep rerun after its recipe changed appends the new point (older lines are
+    not checked against the recipe here, as the sweep's own table does)."""
     path = folder / "points.jsonl"
     if not path.is_file():
         return {}
-    points = {}
+    runs: dict[float, dict[int, dict[str, Any]]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            points[float(row["value"])] = row
-    return dict(sorted(points.items()))
+            seed = row["seed"] if "seed" in row else json.loads(row["key"])["training"]["seed"]
+            runs.setdefault(float(row["value"]), {})[seed] = row
+    return {
+        value: {
+            "stsb_dev": statistics.fmean(r["stsb_dev"] for r in by_seed.values()),
+            "i_nce": statistics.fmean(r["i_nce"] for r in by_seed.values()),
+            "seeds": {seed: r["stsb_dev"] for seed, r in by_seed.items()},
+        }
+        for value, by_seed in sorted(runs.items())
+    }
+
+
+def seeded(*sweeps: Mapping[float, Mapping[str, Any]]) -> int:
+    """The fewest seeds of any point of these sweeps (0 without points): at MIN_SEEDS or more a claim on them is
+    a paired test over the seeds, below it a bar from the measured seed noise."""
+    counts = [len(point["seeds"]) for points in sweeps for point in points.values()]
+    return min(counts) if counts else 0
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -493,7 +510,18 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
         best = max(range(len(values)), key=devs.__getitem__)
         ends = max(devs[0], devs[-1])
         interior = max(devs[1:-1])
-        if noise is None:
+        per = [points[v]["seeds"] for v in values]
+        if seeded(points) >= MIN_SEEDS:  # paired over the seeds: the best point against each end, or inside
+            inside = max(range(1, len(values) - 1), key=devs.__getitem__)
+            against = [0, len(values) - 1] if 0 < best < len(values) - 1 else [inside]
+            ahead = all(directed(*paired_test(per[best], per[i])[:2], +1) == REPRODUCED for i in against)
+            if ahead and 0 < best < len(values) - 1:
+                verdict = REPRODUCED
+            elif ahead:
+                verdict = f"{NOT_REPRODUCED} (monotone: best at the {'weakest' if best == 0 else 'strongest'} view)"
+            else:
+                verdict = f"{INCONCLUSIVE} (within noise)"
+        elif noise is None:
             verdict = f"{INCONCLUSIVE} ({source})"
         elif 0 < best < len(values) - 1 and devs[best] - ends > noise:
             verdict = REPRODUCED
@@ -507,12 +535,17 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
         scores = ", ".join(f"{d:.2f}" for d in devs)
         lines.append(f"| {family} | {strengths} | {scores} | {mi} | {values[best]:g} | {verdict} |")
         ax.plot([points[v]["i_nce"] for v in values], devs, marker="o", label=family)
-    lines += [
-        "",
-        "One seed a point (`fmicl-text views sweep`, 200 steps, both views). A reverse U needs its best point "
-        f"inside the range and above both ends by more than {fmt(noise)} points (twice the spread of a difference "
-        f"of two runs; {source}); the best point is the highest of several, so even this bar is lenient.",
-    ]
+    fewest = seeded(*(load_points(folder) for folder in sweeps.values()))
+    if fewest >= MIN_SEEDS:
+        rule = (f"{fewest} or more seeds a point (`fmicl-text views sweep --seeds`, 200 steps, both views; STS-B dev "
+                "and I_NCE: means). A reverse U needs its best point inside the range and above both ends, each in a "
+                f"paired t-test over the seeds (p < {NOISE_LEVEL}).")  # fmt: skip
+    else:
+        rule = ("One seed a point (`fmicl-text views sweep`, 200 steps, both views). A reverse U needs its best point "
+                f"inside the range and above both ends by more than {fmt(noise)} points (twice the spread of a "
+                f"difference of two runs; {source}); the best point is the highest of several, so even this bar is "
+                "lenient.")  # fmt: skip
+    lines += ["", rule]
     plot = None
     if any(not v.startswith(NOT_RUN) for v in verdicts):
         ax.set_xlabel("I_NCE between the views (nats; stronger views: lower)")
@@ -542,10 +575,21 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
                 drops[label] = points[common[0]]["stsb_dev"] - points[top]["stsb_dev"]
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {fmt(drops.get(label), sign=True)} |")
     verdicts = []
+    if top is not None and seeded(a, b) >= MIN_SEEDS:  # paired over the seeds: each seed's drop
+
+        def seed_drops(points: Mapping[float, Mapping[str, Any]]) -> dict[int, float]:
+            low, high = points[common[0]]["seeds"], points[top]["seeds"]
+            return {seed: low[seed] - high[seed] for seed in low if seed in high}
+
+        falls = directed(*paired_test(a[common[0]]["seeds"], a[top]["seeds"])[:2], +1) if a else NOT_RUN
+        restored = directed(*paired_test(seed_drops(a), seed_drops(b))[:2], +1) if a and b else NOT_RUN
+        verdicts = [falls, restored]
     for value, noise in (  # the fall without a stronger view (2 runs); how much smaller it is with one (4 runs)
         (drops.get("dropout only"), bar(sd, 2)),
         (None if len(drops) < 2 else drops["dropout only"] - drops["word deletion 0.2"], bar(sd, 4)),
     ):
+        if len(verdicts) == 2:
+            break
         if value is None:
             verdicts.append(NOT_RUN)
         elif noise is None:
@@ -556,13 +600,18 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
             verdicts.append(f"{NOT_REPRODUCED} (the opposite, beyond noise)")
         else:
             verdicts.append(f"{INCONCLUSIVE} (within noise)")
+    fewest = seeded(a, b)
+    rule = (
+        f"a paired t-test over the seeds of each seed's drop (p < {NOISE_LEVEL})" if fewest >= MIN_SEEDS and top
+        else f"bars of {fmt(bar(sd, 2))} points for a drop, {fmt(bar(sd, 4))} for the difference of two drops "
+             f"(twice their spread; {source})"
+    )  # fmt: skip
     lines += [
         "",
-        f"STS-B dev, one seed a point, k random tokens shared by both views. Falls: {verdicts[0]}; a stronger view "
-        f"restores it (a smaller drop with word deletion): {verdicts[1]}. Bars: {fmt(bar(sd, 2))} points for a "
-        f"drop, {fmt(bar(sd, 4))} for the difference of two drops (twice their spread; {source}). The drop runs "
-        f"from k = {fmt(common[0] if common else None, 0)} to the largest k both sweeps have "
-        f"({fmt(top, 0)}).",
+        f"STS-B dev, {'one seed' if fewest < 2 else f'mean over {fewest} or more seeds'} a point, k random tokens "
+        f"shared by both views. Falls: {verdicts[0]}; a stronger view restores it (a smaller drop with word "
+        f"deletion): {verdicts[1]}. Tested by {rule}. The drop runs from k = {fmt(common[0] if common else None, 0)} "
+        f"to the largest k both sweeps have ({fmt(top, 0)}).",
     ]
     return Claim(title, "feature suppression", overall(verdicts), f"falls: {verdicts[0]}; restored: {verdicts[1]}",
                  lines)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -102,9 +103,14 @@ def test_the_head_claim_needs_the_priors_closer_with_the_head(tmp_path):
     assert claims.head_claim(_runs({})).verdict == claims.NOT_RUN
 
 
-def _points(folder: Path, devs: dict[float, float]) -> Path:
+def _points(folder: Path, devs: dict[float, float], spread: Sequence[float] = ()) -> Path:
+    """A sweep's points.jsonl: one line a strength without a seed (as one-seed sweeps wrote them), plus a line
+    for seed 43, 44, ... at each ``dev + shift`` of ``spread``."""
     folder.mkdir(parents=True)
-    lines = [json.dumps({"key": str(v), "value": v, "stsb_dev": d, "i_nce": 4.1 - v}) for v, d in devs.items()]
+    lines = [json.dumps({"key": json.dumps({"training": {"seed": 42}, "v": v}), "value": v, "stsb_dev": d,
+                         "i_nce": 4.1 - v}) for v, d in devs.items()]  # fmt: skip
+    lines += [json.dumps({"key": f"{v}-{i}", "value": v, "stsb_dev": d + shift, "i_nce": 4.1 - v, "seed": 43 + i})
+              for i, shift in enumerate(spread) for v, d in devs.items()]  # fmt: skip
     (folder / "points.jsonl").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -121,6 +127,26 @@ def test_a_reverse_u_needs_an_inside_peak_above_both_ends_beyond_noise(devs, ver
     folder = _points(tmp_path / "sweep", devs)
     claim = claims.infomin_claim({"word_deletion": folder}, (0.5, "test"), tmp_path / "plots")
     assert claim.verdict == verdict and claim.plot.is_file()
+
+
+def test_with_seeds_a_reverse_u_is_a_paired_test_over_them_and_a_small_gap_can_count(tmp_path):
+    devs = {0: 87.3, 0.1: 87.6, 0.2: 87.1, 0.5: 86.4}  # inside peak +0.3: below the one-seed bar of 2 x 0.5 x 1.41
+    assert claims.infomin_claim({"f": _points(tmp_path / "one", devs)}, (0.5, "t"), tmp_path).verdict.startswith(
+        claims.INCONCLUSIVE
+    )
+    seeded = _points(tmp_path / "three", devs, spread=(0.2, -0.3))  # every strength moves alike with the seed
+    points = claims.load_points(seeded)
+    assert points[0.1]["seeds"] == {42: 87.6, 43: pytest.approx(87.8), 44: pytest.approx(87.3)}
+    assert points[0.1]["stsb_dev"] == pytest.approx(87.5667, abs=1e-4) and claims.seeded(points) == 3
+    claim = claims.infomin_claim({"f": seeded}, (0.5, "t"), tmp_path)
+    assert claim.verdict == claims.REPRODUCED and "paired t-test over the seeds" in "\n".join(claim.lines)
+
+
+def test_with_seeds_suppression_tests_each_seeds_drop(tmp_path):
+    plain = _points(tmp_path / "plain", {0: 87.0, 1: 86.9, 2: 86.8, 4: 86.6}, spread=(0.1, -0.2))
+    stronger = _points(tmp_path / "stronger", {0: 86.5, 1: 86.5, 2: 86.5, 4: 86.5}, spread=(0.3, 0.1))
+    claim = claims.suppression_claim(plain, stronger, (0.5, "test"))  # a 0.4 drop: inside the bar, yet every seed's
+    assert claim.verdict == claims.REPRODUCED and "paired t-test over the seeds" in "\n".join(claim.lines)
 
 
 def test_the_sweeps_noise_bar_is_twice_the_seed_sd_at_their_budget(tmp_path):

@@ -117,6 +117,10 @@ def add_views_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--side", default="both", choices=list(SIDES), help="which views get it")
     parser.add_argument("--mi-temperature", type=float, default=I_NCE_TEMPERATURE, help="InfoNCE temperature of I_NCE")
     parser.add_argument("--mi-batches", type=int, default=16, help="held-out batches of 64 for I_NCE")
+    parser.add_argument(
+        "--seeds", default=None, metavar="N[,N...]",
+        help="train each strength once per seed (the recipe's seed first); the table gives mean ± sd",
+    )  # fmt: skip
     return parser
 
 
@@ -142,7 +146,17 @@ def run_views_sweep(args: argparse.Namespace) -> int:
         side=args.side,
         mi_temperature=args.mi_temperature,
         mi_batches=args.mi_batches,
+        seeds=None if args.seeds is None else parse_seeds(args.seeds),
     )
     print((out / TABLE_FILE).read_text(encoding="utf-8"))
     print(f"wrote {out / TABLE_FILE} and {out / PLOT_FILE}")
     return 0
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``42,43,44`` -> distinct whole numbers >= 0, in the order given."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise FmiclError(f"--seeds must be whole numbers >= 0 separated by commas, got {text!r}",
+                         fix="e.g. --seeds 42,43,44")  # fmt: skip
+    return list(dict.fromkeys(int(part) for part in parts))

@@ -5,7 +5,8 @@ checkpoint's, as in training; test sets are never used here) and by I_NCE betwee
 held-out STS-B dev batches with the trained encoder, and is appended to ``points.jsonl``; the
 markdown table and the InfoMin plot (STS-B dev against I_NCE) are rebuilt after every point.
 A rerun skips the finished points, so a stopped sweep resumes where it was. Points run one after
-another in this process.
+another in this process. With several seeds each strength trains once per seed (the recipe's own seed
+first, so a one-seed sweep's points count), and the table gives mean ± sd over them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import math
 import time
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from fmicl_text.errors import FmiclError, did_you_mean
@@ -29,8 +31,9 @@ SIDES = {"both": ("a", "b"), "a": ("a",), "b": ("b",)}
 SHARED_BITS = "shared_bits"  # swept like a view: --view shared_bits --rates 0,1,2,4
 
 
-def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Path):
-    """The recipe of one point: the swept view on the chosen side(s), dev only, its own folder."""
+def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Path, seed: int | None = None):
+    """The recipe of one point: the swept view on the chosen side(s), dev only, its own folder; ``seed``
+    replaces the recipe's (a point of another seed gets its own folder too)."""
     from fmicl_text.recipe import apply_overrides
     from fmicl_text.views.spec import FAMILIES
 
@@ -44,9 +47,12 @@ def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Pa
         raise FmiclError(f"view {view!r} has no parameter {param!r}", fix=did_you_mean(param, FAMILIES[view]))
     else:
         overrides = {f"views.{s}": [{"name": view, param: value}] for s in SIDES[side]}
+    folder = f"{view}-{param}{value:g}-{side}" + ("" if seed in (None, recipe.training.seed) else f"-seed{seed}")
+    if seed is not None:
+        overrides["training.seed"] = seed
     overrides.update(
         {
-            "training.output_dir": str(out / "points" / f"{view}-{param}{value:g}-{side}"),
+            "training.output_dir": str(out / "points" / folder),
             "training.overwrite": True,  # a point's folder is the sweep's own: a stale one is replaced
             "eval.final_suite": None,
         }
@@ -54,17 +60,34 @@ def point_recipe(recipe, view: str, param: str, value: float, side: str, out: Pa
     return apply_overrides(recipe, overrides)
 
 
+def by_strength(rows: list[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]:
+    """A sweep's point rows grouped by strength (its seeds), strengths in order."""
+    grouped: dict[float, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: r["value"]):
+        grouped.setdefault(row["value"], []).append(row)
+    return grouped
+
+
 def table_lines(rows: list[dict[str, Any]], title: str) -> list[str]:
+    """One line per strength: STS-B dev and I_NCE, mean ± sd over its seeds when it has several."""
+    from fmicl_text.reporting.compare import mean_sd, mean_sd_cell
+
+    by_value = by_strength(rows)
+
+    def cell(runs: list[dict[str, Any]], key: str, digits: int) -> str:
+        return mean_sd_cell(*mean_sd([r[key] for r in runs]), digits=digits)
+
     lines = [
         f"# {title}",
         "",
-        "| strength | STS-B dev | I_NCE | I_NCE std | steps | seconds |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| strength | seeds | STS-B dev | I_NCE | I_NCE std | steps | seconds |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in sorted(rows, key=lambda r: r["value"]):
+    for value, runs in by_value.items():
         lines.append(
-            f"| {row['value']:g} | {row['stsb_dev']:.2f} | {row['i_nce']:.4f} | {row['i_nce_std']:.4f} "
-            f"| {row['steps']} | {row['seconds']:.0f} |"
+            f"| {value:g} | {len(runs)} | {cell(runs, 'stsb_dev', 2)} | {cell(runs, 'i_nce', 4)} "
+            f"| {max(r['i_nce_std'] for r in runs):.4f} | {runs[0]['steps']} "
+            f"| {sum(r['seconds'] for r in runs) / len(runs):.0f} |"
         )
     if rows:
         first = rows[0]
@@ -72,7 +95,8 @@ def table_lines(rows: list[dict[str, Any]], title: str) -> list[str]:
             "",
             f"I_NCE = log N - InfoNCE between the two views on held-out STS-B dev batches of {first['i_nce_n']} "
             f"(at most {math.log(first['i_nce_n']):.3f}), temperature {first['i_nce_temperature']:g}, "
-            "measured with each point's trained encoder. STS-B dev: the best checkpoint's Spearman x100.",
+            "measured with each point's trained encoder; I_NCE std: its spread over those batches (the largest "
+            "of a strength's seeds). STS-B dev: the best checkpoint's Spearman x100. Seconds: a run's mean.",
         ]
     return lines
 
@@ -116,29 +140,36 @@ def sweep(
     side: str = "both",
     mi_temperature: float = I_NCE_TEMPERATURE,
     mi_batches: int = 16,
+    seeds: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the missing points of a sweep, then write the table and the plot; returns every point's row."""
+    """Run the missing points of a sweep, then write the table and the plot; returns every point's row (one
+    per strength and seed, with its ``seed``). ``seeds``: default the recipe's own."""
     from fmicl_text.reporting.plots import plot_infomin
 
     out = Path(output_dir)
     if side not in SIDES:
         raise FmiclError(f"unknown side {side!r}", fix=did_you_mean(side, SIDES))
-    recipes = [point_recipe(recipe, view, param, value, side, out) for value in values]  # all checked first
+    seeds = [recipe.training.seed] if not seeds else sorted(set(seeds), key=lambda s: s != recipe.training.seed)
+    # all checked before any training; every strength once before a second seed
+    recipes = [(value, seed, point_recipe(recipe, view, param, value, side, out, seed))
+               for seed in seeds for value in values]  # fmt: skip
     points_path = out / POINTS_FILE
     done = {row["key"]: row for row in read_records(points_path)}
     label = "k" if view == SHARED_BITS else param
     where = "both views" if side == "both" or view == SHARED_BITS else f"view {side}"
     title = f"View sweep: {view} {label} on {where}"
     rows = []
-    for value, point in zip(values, recipes, strict=True):
+    for value, seed, point in recipes:
         key = recipe_key(point)
         if key not in done:
-            logger.info("sweep point %s %s=%g (%s)", view, label, value, where)
-            row = {"key": key, "view": view, "param": param, "value": value, "side": side}
+            logger.info("sweep point %s %s=%g (%s), seed %d", view, label, value, where, seed)
+            row = {"key": key, "view": view, "param": param, "value": value, "side": side, "seed": seed}
             row.update(run_point(point, mi_temperature=mi_temperature, mi_batches=mi_batches))
             append_record(points_path, row)
             done[key] = row
-        rows.append(done[key])
+        rows.append({**done[key], "seed": seed})  # a line from before seeds were kept: the recipe's seed
         (out / TABLE_FILE).write_text("\n".join(table_lines(rows, title)) + "\n", encoding="utf-8")
-        plot_infomin([(r["value"], r["i_nce"], r["stsb_dev"]) for r in rows], out / PLOT_FILE, strength_label=label)
+        points = [(v, fmean(r["i_nce"] for r in rs), fmean(r["stsb_dev"] for r in rs))
+                  for v, rs in by_strength(rows).items()]  # fmt: skip
+        plot_infomin(points, out / PLOT_FILE, strength_label=label)
     return rows

@@ -104,3 +104,41 @@ def test_a_point_stopped_mid_training_continues_from_its_checkpoint(tiny_bert, t
     monkeypatch.setattr(trainer_module, "train", recording)
     rows = sweep(recipe, view="word_deletion", values=[0.1], output_dir=out, mi_batches=1)
     assert calls == ["latest"] and rows[0]["steps"] == 4
+
+
+def test_a_sweep_with_seeds_trains_each_strength_per_seed_and_keeps_one_seed_points(
+    tiny_bert, tiny_data_home, tmp_path, monkeypatch
+):
+    recipe = apply_overrides(_recipe(tiny_bert, tiny_data_home), {"training.seed": 42})
+    runs = []
+
+    def fake_point(point, **kwargs):  # the score says which seed and strength ran
+        runs.append((point.training.seed, point.views.a[0]["rate"], point.training.output_dir))
+        dev = 80 + point.views.a[0]["rate"] + (point.training.seed - 42) / 10
+        return {"stsb_dev": dev, "best_step": 2, "steps": 2, "i_nce": 4.0 - point.views.a[0]["rate"],
+                "i_nce_std": 0.01, "i_nce_n": 64, "i_nce_temperature": 0.05, "seconds": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(sweep_module, "run_point", fake_point)
+    out = tmp_path / "sweep"
+    sweep(recipe, view="word_deletion", values=[0.0, 0.5], output_dir=out)  # one seed: the recipe's
+    assert [(s, r) for s, r, _ in runs] == [(42, 0.0), (42, 0.5)]
+    runs.clear()
+    rows = sweep(recipe, view="word_deletion", values=[0.0, 0.5], output_dir=out, seeds=[43, 42, 44])
+    # the recipe's seed is done; the others run every strength before the next seed
+    assert [(s, r) for s, r, _ in runs] == [(43, 0.0), (43, 0.5), (44, 0.0), (44, 0.5)]
+    assert all(folder.endswith(f"-seed{s}") for s, _, folder in runs)
+    assert sorted((r["seed"], r["value"]) for r in rows) == [(s, v) for s in (42, 43, 44) for v in (0.0, 0.5)]
+    table = (out / "sweep.md").read_text()
+    assert "| 0.5 | 3 | 80.60 ± 0.10 | 3.5000 ± 0.0000 |" in table
+    runs.clear()
+    sweep(recipe, view="word_deletion", values=[0.0, 0.5], output_dir=out, seeds=[42, 43, 44])
+    assert runs == []  # every point of every seed is done
+
+
+def test_seeds_flag_takes_whole_numbers_only():
+    from fmicl_text.cli.views import parse_seeds
+
+    assert parse_seeds("43, 42,43") == [43, 42]
+    for bad in ("", "42,x", "-1", "4.2"):
+        with pytest.raises(FmiclError, match="--seeds must be whole numbers"):
+            parse_seeds(bad)
