@@ -131,15 +131,14 @@ def test_a_reverse_u_needs_an_inside_peak_above_both_ends_beyond_noise(devs, ver
 
 def test_with_seeds_a_reverse_u_is_a_paired_test_over_them_and_a_small_gap_can_count(tmp_path):
     devs = {0: 87.3, 0.1: 87.6, 0.2: 87.1, 0.5: 86.4}  # inside peak +0.3: below the one-seed bar of 2 x 0.5 x 1.41
-    assert claims.infomin_claim({"f": _points(tmp_path / "one", devs)}, (0.5, "t"), tmp_path).verdict.startswith(
-        claims.INCONCLUSIVE
-    )
+    one = claims.infomin_claim({"f": _points(tmp_path / "one", devs)}, (0.5, "t"), tmp_path)
+    assert one.verdict.startswith(claims.INCONCLUSIVE) and "| f | 1 | 0, 0.1, 0.2, 0.5 |" in "\n".join(one.lines)
     seeded = _points(tmp_path / "three", devs, spread=(0.2, -0.3))  # every strength moves alike with the seed
     points = claims.load_points(seeded)
     assert points[0.1]["seeds"] == {42: 87.6, 43: pytest.approx(87.8), 44: pytest.approx(87.3)}
     assert points[0.1]["stsb_dev"] == pytest.approx(87.5667, abs=1e-4) and claims.seeded(points) == 3
     claim = claims.infomin_claim({"f": seeded}, (0.5, "t"), tmp_path)
-    assert claim.verdict == claims.REPRODUCED and "paired t-test over the seeds" in "\n".join(claim.lines)
+    assert claim.verdict == claims.REPRODUCED and "| f | 3 | 0, 0.1, 0.2, 0.5 | 87.27, 87.57" in "\n".join(claim.lines)
 
 
 def test_with_seeds_suppression_tests_each_seeds_drop(tmp_path):
