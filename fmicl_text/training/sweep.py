@@ -149,7 +149,8 @@ def sweep(
     out = Path(output_dir)
     if side not in SIDES:
         raise FmiclError(f"unknown side {side!r}", fix=did_you_mean(side, SIDES))
-    seeds = [recipe.training.seed] if not seeds else sorted(set(seeds), key=lambda s: s != recipe.training.seed)
+    own = recipe.training.seed
+    seeds = [own] if not seeds else sorted(dict.fromkeys(seeds), key=lambda s: s != own)  # own first, else as given
     # all checked before any training; every strength once before a second seed
     recipes = [(value, seed, point_recipe(recipe, view, param, value, side, out, seed))
                for seed in seeds for value in values]  # fmt: skip
