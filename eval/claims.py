@@ -98,25 +98,17 @@ def load_runs(spec: Path, out: Path) -> Runs:
 
 def load_points(folder: Path) -> dict[float, dict[str, Any]]:
     """A view sweep's points by strength: ``{"stsb_dev", "i_nce"}`` averaged over its seeds and ``"seeds"``:
-    each seed's STS-B dev (a line from before sweeps kept their seed: its recipe's, from its key). The last line
-    of a strength and seed wins: a sweep rerun after its recipe changed appends the new point (older lines are
-    not checked against the recipe here, as the sweep's own table does)."""
-    path = folder / "points.jsonl"
-    if not path.is_file():
-        return {}
-    runs: dict[float, dict[int, dict[str, Any]]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            seed = row["seed"] if "seed" in row else json.loads(row["key"])["training"]["seed"]
-            runs.setdefault(float(row["value"]), {})[seed] = row
+    each seed's STS-B dev (:func:`~fmicl_text.training.sweep.read_points`; older lines are not checked against
+    the recipe here, as the sweep's own table does)."""
+    from fmicl_text.training.sweep import read_points
+
     return {
         value: {
-            "stsb_dev": statistics.fmean(r["stsb_dev"] for r in by_seed.values()),
-            "i_nce": statistics.fmean(r["i_nce"] for r in by_seed.values()),
-            "seeds": {seed: r["stsb_dev"] for seed, r in by_seed.items()},
+            "stsb_dev": statistics.fmean(r["stsb_dev"] for r in runs),
+            "i_nce": statistics.fmean(r["i_nce"] for r in runs),
+            "seeds": {r["seed"]: r["stsb_dev"] for r in runs},
         }
-        for value, by_seed in sorted(runs.items())
+        for value, runs in read_points(folder).items()
     }
 
 
@@ -512,11 +504,12 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
         ends = max(devs[0], devs[-1])
         interior = max(devs[1:-1])
         per = [points[v]["seeds"] for v in values]
+        peak_inside = 0 < best < len(values) - 1
         if seeded(points) >= MIN_SEEDS:  # paired over the seeds: the best point against each end, or inside
             inside = max(range(1, len(values) - 1), key=devs.__getitem__)
-            against = [0, len(values) - 1] if 0 < best < len(values) - 1 else [inside]
+            against = [0, len(values) - 1] if peak_inside else [inside]
             ahead = all(directed(*paired_test(per[best], per[i])[:2], +1) == REPRODUCED for i in against)
-            if ahead and 0 < best < len(values) - 1:
+            if ahead and peak_inside:
                 verdict = REPRODUCED
             elif ahead:
                 verdict = f"{NOT_REPRODUCED} (monotone: best at the {'weakest' if best == 0 else 'strongest'} view)"
@@ -524,7 +517,7 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
                 verdict = f"{INCONCLUSIVE} (within noise)"
         elif noise is None:
             verdict = f"{INCONCLUSIVE} ({source})"
-        elif 0 < best < len(values) - 1 and devs[best] - ends > noise:
+        elif peak_inside and devs[best] - ends > noise:
             verdict = REPRODUCED
         elif best in (0, len(values) - 1) and devs[best] - interior > noise:
             verdict = f"{NOT_REPRODUCED} (monotone: best at the {'weakest' if best == 0 else 'strongest'} view)"
@@ -556,6 +549,19 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
     return Claim(title, "InfoMin", overall(verdicts), evidence, lines, plot)
 
 
+def beyond_bar(value: float | None, noise: float | None, source: str) -> str:
+    """A difference expected positive, against a bar rather than a test over seeds."""
+    if value is None:
+        return NOT_RUN
+    if noise is None:
+        return f"{INCONCLUSIVE} ({source})"
+    if value > noise:
+        return REPRODUCED
+    if value < -noise:
+        return f"{NOT_REPRODUCED} (the opposite, beyond noise)"
+    return f"{INCONCLUSIVE} (within noise)"
+
+
 def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, str]) -> Claim:
     title = "STS falls as shared easy bits are added; a stronger view restores it"
     (sd, source), a, b = noise, load_points(plain), load_points(stronger)
@@ -572,7 +578,6 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
             if top is not None and top in points and common[0] in points:
                 drops[label] = points[common[0]]["stsb_dev"] - points[top]["stsb_dev"]
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {fmt(drops.get(label), sign=True)} |")
-    verdicts = []
     if top is not None and seeded(a, b) >= MIN_SEEDS:  # paired over the seeds: each seed's drop
 
         def seed_drops(points: Mapping[float, Mapping[str, Any]]) -> dict[int, float]:
@@ -582,22 +587,14 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
         falls = directed(*paired_test(a[common[0]]["seeds"], a[top]["seeds"])[:2], +1) if a else NOT_RUN
         restored = directed(*paired_test(seed_drops(a), seed_drops(b))[:2], +1) if a and b else NOT_RUN
         verdicts = [falls, restored]
-    for value, noise in (  # the fall without a stronger view (2 runs); how much smaller it is with one (4 runs)
-        (drops.get("dropout only"), bar(sd, 2)),
-        (None if len(drops) < 2 else drops["dropout only"] - drops["word deletion 0.2"], bar(sd, 4)),
-    ):
-        if len(verdicts) == 2:
-            break
-        if value is None:
-            verdicts.append(NOT_RUN)
-        elif noise is None:
-            verdicts.append(f"{INCONCLUSIVE} ({source})")
-        elif value > noise:
-            verdicts.append(REPRODUCED)
-        elif value < -noise:
-            verdicts.append(f"{NOT_REPRODUCED} (the opposite, beyond noise)")
-        else:
-            verdicts.append(f"{INCONCLUSIVE} (within noise)")
+    else:  # fewer seeds: against the bar of the measured seed noise
+        verdicts = [
+            beyond_bar(value, noise, source)
+            for value, noise in (  # the fall without a stronger view (2 runs); how much smaller with one (4 runs)
+                (drops.get("dropout only"), bar(sd, 2)),
+                (None if len(drops) < 2 else drops["dropout only"] - drops["word deletion 0.2"], bar(sd, 4)),
+            )
+        ]
     fewest = seeded(a, b)
     rule = (
         f"a paired t-test over the seeds of each seed's drop (p < {NOISE_LEVEL})" if fewest >= MIN_SEEDS and top

@@ -11,6 +11,7 @@ first, so a one-seed sweep's points count), and the table gives mean ± sd over 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -66,6 +67,17 @@ def by_strength(rows: list[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]
     for row in sorted(rows, key=lambda r: r["value"]):
         grouped.setdefault(row["value"], []).append(row)
     return grouped
+
+
+def read_points(folder: Path) -> dict[float, list[dict[str, Any]]]:
+    """A sweep folder's ``points.jsonl`` by strength, one row a seed (each with its ``seed``; a line from before
+    sweeps kept it: its recipe's, from its key). The last line of a strength and seed wins: a sweep rerun after
+    its recipe changed appends the new point."""
+    latest: dict[tuple[float, int], dict[str, Any]] = {}
+    for row in read_records(folder / POINTS_FILE):
+        seed = row["seed"] if "seed" in row else json.loads(row["key"])["training"]["seed"]
+        latest[(float(row["value"]), seed)] = {**row, "seed": seed}
+    return by_strength(list(latest.values()))
 
 
 def table_lines(rows: list[dict[str, Any]], title: str) -> list[str]:
