@@ -505,7 +505,8 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
         interior = max(devs[1:-1])
         per = [points[v]["seeds"] for v in values]
         peak_inside = 0 < best < len(values) - 1
-        if seeded(points) >= MIN_SEEDS:  # paired over the seeds: the best point against each end, or inside
+        n_seeds = seeded(points)
+        if n_seeds >= MIN_SEEDS:  # paired over the seeds: the best point against each end, or inside
             inside = max(range(1, len(values) - 1), key=devs.__getitem__)
             against = [0, len(values) - 1] if peak_inside else [inside]
             ahead = all(directed(*paired_test(per[best], per[i])[:2], +1) == REPRODUCED for i in against)
@@ -527,7 +528,7 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
         strengths = ", ".join(f"{v:g}" for v in values)
         mi = ", ".join(f"{points[v]['i_nce']:.3f}" for v in values)
         scores = ", ".join(f"{d:.2f}" for d in devs)
-        lines.append(f"| {family} | {seeded(points)} | {strengths} | {scores} | {mi} | {values[best]:g} | {verdict} |")
+        lines.append(f"| {family} | {n_seeds} | {strengths} | {scores} | {mi} | {values[best]:g} | {verdict} |")
         ax.plot([points[v]["i_nce"] for v in values], devs, marker="o", label=family)
     lines += [
         "",
@@ -578,7 +579,9 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
             if top is not None and top in points and common[0] in points:
                 drops[label] = points[common[0]]["stsb_dev"] - points[top]["stsb_dev"]
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {fmt(drops.get(label), sign=True)} |")
-    if top is not None and seeded(a, b) >= MIN_SEEDS:  # paired over the seeds: each seed's drop
+    fewest = seeded(a, b)
+    paired = top is not None and fewest >= MIN_SEEDS
+    if paired:  # paired over the seeds: each seed's drop
 
         def seed_drops(points: Mapping[float, Mapping[str, Any]]) -> dict[int, float]:
             low, high = points[common[0]]["seeds"], points[top]["seeds"]
@@ -595,9 +598,8 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
                 (None if len(drops) < 2 else drops["dropout only"] - drops["word deletion 0.2"], bar(sd, 4)),
             )
         ]
-    fewest = seeded(a, b)
     rule = (
-        f"a paired t-test over the seeds of each seed's drop (p < {NOISE_LEVEL})" if fewest >= MIN_SEEDS and top
+        f"a paired t-test over the seeds of each seed's drop (p < {NOISE_LEVEL})" if paired
         else f"bars of {fmt(bar(sd, 2))} points for a drop, {fmt(bar(sd, 4))} for the difference of two drops "
              f"(twice their spread; {source})"
     )  # fmt: skip
