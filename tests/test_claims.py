@@ -79,6 +79,7 @@ def test_the_ranking_claim_finds_a_reversal_between_sts_sets():
 
 def test_holm_and_the_equivalence_test():
     assert claims.holm([0.001, 0.02]) and not claims.holm([0.03, 0.04])  # 0.03 > 0.05 / 2
+    assert claims.holm_adjusted([0.02, 0.001, 0.04]) == pytest.approx([0.04, 0.003, 0.04])  # step-down, monotone
     ref = {1: 80.0, 2: 81.0, 3: 82.0}
     assert claims.tost({1: 80.1, 2: 81.05, 3: 82.12}, ref, 0.5) < 0.05  # within +-0.5, tight
     assert claims.tost({1: 81.0, 2: 82.0, 3: 83.0}, ref, 0.5) == 1.0  # a point apart on every seed
@@ -174,6 +175,19 @@ def test_simcse_ablations_expect_dropout_ahead():
     rows = {"dropout": [87.0, 87.2, 87.1], "no_dropout": [86.0, 86.1, 86.2]}
     collapse, augment = claims.simcse_claims(_runs(rows))
     assert collapse.verdict == claims.REPRODUCED and augment.verdict == claims.NOT_RUN
+
+
+def test_the_views_claim_corrects_for_testing_every_view_together():
+    rows = {
+        "dropout": [87.0, 87.2, 87.1],
+        "token_cutoff": [87.3, 87.7, 87.5],  # ahead by 0.3 / 0.5 / 0.4: p 0.020 alone, 3 x that for three views
+        "word_deletion": [87.1, 87.1, 87.1],
+        "span_mask": [87.05, 87.1, 87.2],
+    }
+    _, augment = claims.simcse_claims(_runs(rows))
+    cutoff = next(line for line in augment.lines if line.startswith("| token_cutoff |"))
+    assert "| 0.020 | 0.061 | inconclusive (within noise) |" in cutoff
+    assert augment.verdict == claims.INCONCLUSIVE  # uncorrected, it would read "not reproduced"
 
 
 def test_the_report_is_written_from_whatever_has_run(tmp_path, monkeypatch):
