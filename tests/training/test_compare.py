@@ -4,6 +4,7 @@ reruns nothing, stale records left out when the spec changes, and a bad spec ref
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -104,6 +105,14 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
     assert main([*argv, "--stage", "mteb"]) == 0
     assert len((out / MTEB_FILE).read_text().splitlines()) == 3  # a rerun scores nothing again
     assert f"| {BASE_ROW} |" in (out / TABLE_FILE).read_text().split("### MTEB beside STS")[1]
+    # a fresh checkout lacks the kept weights: the first seed trains again (same recipe, same scores), then is scored
+    shutil.rmtree(out / "runs" / "au" / "seed-1")
+    (out / MTEB_FILE).write_text("".join(line + "\n" for line in (out / MTEB_FILE).read_text().splitlines()
+                                         if json.loads(line)["row"] != "au"))  # fmt: skip
+    assert main([*argv, "--stage", "mteb"]) == 0 and [(name, seed) for name, _, seed in runs] == [("au", 1)]
+    assert "the retrained first seed scores" not in capsys.readouterr().err  # identical to its record
+    assert len((out / MTEB_FILE).read_text().splitlines()) == 3 and (out / "runs" / "au" / "seed-1").is_dir()
+    runs.clear()
     # a first-seed folder retrained from another recipe is refused, not scored under the current one's name
     state_file = out / "runs" / "au" / "seed-1" / CHECKPOINTS_DIR / RUN_STATE_FILE
     state = json.loads(state_file.read_text())
