@@ -492,18 +492,20 @@ def run_mteb(
         key = recipe_key(recipe)
         if all((name, key, task) in done for task in plan.tasks):
             continue
-        if not _finished(Path(recipe.training.output_dir)):
+        if _finished_state(Path(recipe.training.output_dir)) is None:
             _retrain_first_seed(comparison, name, recipe, key, records)
         _check_kept_model(comparison, name, recipe, out)
         score(name, key, str(recipe.training.output_dir))
     return current_mteb_records(comparison, out, studies)
 
 
-def _finished(folder: Path) -> bool:
+def _finished_state(folder: Path) -> dict[str, Any] | None:
+    """The run state of a finished run kept in ``folder`` (weights and config there); None otherwise."""
     from fmicl_text.training.run_folder import RunFolder
 
     state = RunFolder(folder).run_state()
-    return (folder / "config.json").is_file() and state is not None and bool(state.get("finished"))
+    finished = (folder / "config.json").is_file() and state is not None and state.get("finished")
+    return state if finished else None
 
 
 def _retrain_first_seed(
@@ -533,13 +535,12 @@ def base_model(records: list[dict[str, Any]]) -> str | None:
 def _check_kept_model(comparison: Comparison, name: str, recipe: Any, out: Path) -> None:
     """The first seed's kept folder must hold the finished run of the row's current recipe, not another's."""
     from fmicl_text.recipe import differences, recipe_from_dict
-    from fmicl_text.training.run_folder import RunFolder
 
     folder = Path(recipe.training.output_dir)
-    state = RunFolder(folder).run_state()
+    state = _finished_state(folder)
     fix = (f"delete that row's seed-{comparison.seeds[0]} line of {out / RECORDS_FILE} and rerun --stage seeds "
            "(it trains it again)")  # fmt: skip
-    if not _finished(folder) or state is None:
+    if state is None:
         raise FmiclError(f"the first seed's model of row {name!r} is gone", where=str(folder), fix=fix)
     changed = differences(recipe_from_dict(state["recipe"]), recipe)
     if changed:
