@@ -619,18 +619,39 @@ def tuning_summary(comparison: Comparison, studies: dict[str, Any]) -> dict[str,
 
 
 def describe_budget(comparison: Comparison) -> str:
-    """One paragraph: what every run of the comparison trained on and how rows were tuned and scored."""
+    """One paragraph: what every run of the comparison trained on and how rows were tuned and scored.
+
+    A field that some row sets or tunes (the batch of a batch comparison, the views of a views
+    comparison) reads "per row": the shared recipe's value is not what those rows ran."""
     recipe = comparison.recipe
     tc, ec = recipe.training, recipe.eval
+    varied = {key for row in comparison.rows for key in (*row.overrides, *(d.key for d in row.space))}
+
+    def field(label: str, value: str, *keys: str) -> str:
+        per_row = any(v == key or v.startswith(f"{key}.") for v in varied for key in keys)
+        return f"{label} per row" if per_row else value
+
     length = f"{tc.max_steps} steps" if tc.max_steps > 0 else f"{tc.epochs:g} epochs"
     views = "dropout only" if recipe.views.is_identity else f"`{recipe.views.describe()}`"
+    budget = ", ".join((
+        field("steps", length, "training.max_steps", "training.epochs"),
+        field("batch", f"batch {tc.batch_size}", "training.batch_size"),
+        field("lr", f"lr {tc.learning_rate:g}", "training.learning_rate"),
+        field("length", f"length {recipe.data.max_seq_length}", "data.max_seq_length"),
+        field("views", f"views {views}", "views"),
+    ))  # fmt: skip
+    scoring = field(f"{ec.dev} at intervals", f"{ec.dev} every {ec.eval_steps} steps", "eval.eval_steps")
+    per_row = " (a row's values: its `set` in the spec)" if "per row" in budget + scoring else ""
     tuned = sum(1 for row in comparison.rows if row.space)
+    tuning = (
+        f"Tuning: {comparison.trials} trials for every row with a search space ({tuned} of {len(comparison.rows)}; "
+        f"Optuna TPE after {comparison.startup_trials} random draws, median pruning), on {ec.dev} only. "
+        "Then each row's best recipe"
+        if tuned else "Nothing tuned: every row's parameters are fixed in the spec. Each row's recipe"
+    )  # fmt: skip
     return (
         f"Every run: `{recipe.model.name_or_path}` ({recipe.model.pooling} pooling), data `{recipe.data.train}`, "
-        f"{length}, batch {tc.batch_size}, lr {tc.learning_rate:g}, length {recipe.data.max_seq_length}, "
-        f"views {views}; {ec.dev} every {ec.eval_steps} steps, the best checkpoint kept. "
-        f"Tuning: {comparison.trials} trials for every row with a search space ({tuned} of "
-        f"{len(comparison.rows)}; Optuna TPE after {comparison.startup_trials} random draws, median pruning), "
-        f"on {ec.dev} only. Then each row's best recipe once per seed ({', '.join(map(str, comparison.seeds))}), "
-        f"scored on {ec.final_suite} (test sets: never used to choose). Spec: `{comparison.source.name}`."
+        f"{budget}; {scoring}, the best checkpoint kept{per_row}. {tuning} once per seed "
+        f"({', '.join(map(str, comparison.seeds))}), scored on {ec.final_suite} (test sets: never used to choose). "
+        f"Spec: `{comparison.source.name}`."
     )

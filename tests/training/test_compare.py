@@ -278,6 +278,24 @@ def test_a_spec_extends_another_and_wins_key_by_key(tiny_bert, tiny_data_home, t
         load_comparison(tmp_path / "loop.yaml")
 
 
+def test_the_budget_says_per_row_where_rows_set_it_and_never_states_the_shared_value_instead(
+    tiny_bert, tiny_data_home, tmp_path
+):
+    from fmicl_text.training.compare import describe_budget
+
+    shared = describe_budget(load_comparison(_spec(tmp_path, tiny_bert, tiny_data_home)))
+    assert "4 steps, batch 4, lr 0.001" in shared and "views dropout only" in shared and "per row" not in shared
+    assert "Tuning: 2 trials for every row with a search space (1 of 2" in shared
+    rows = {
+        "infonce": {"set": {"loss.name": "infonce", "training.batch_size": 2, "training.max_steps": 8}},
+        "au": {"set": {"loss.name": "au", "views.b": [{"name": "token_cutoff", "rate": 0.1}]}},
+    }
+    varied = describe_budget(load_comparison(_spec(tmp_path, tiny_bert, tiny_data_home, rows=rows, trials=0)))
+    assert "steps per row, batch per row, lr 0.001" in varied and "views per row" in varied
+    assert "batch 4" not in varied and "4 steps" not in varied and "its `set` in the spec" in varied
+    assert "Nothing tuned" in varied and "Tuning:" not in varied
+
+
 def test_the_shipped_specs_load():
     from pathlib import Path
 
