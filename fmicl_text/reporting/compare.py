@@ -154,7 +154,8 @@ def comparison_lines(
     for row in rows:
         runs, tuned = by_row.get(row, []), tuning.get(row, {})
         geometry = [mean_sd_cell(*mean_sd([r["diagnostics"][m] for r in runs]), 3) for m in DIAGNOSTIC_METRICS]
-        seconds = mean_sd([r["seconds"] for r in runs])[0]
+        # a resumed run's seconds are its last sitting's only: the mean is over runs that ran whole
+        seconds = mean_sd([r["seconds"] for r in runs if not r.get("resumed")])[0]
         params = tuned.get("params") if tuned else (runs[0]["params"] if runs else {})
         best = tuned.get("best_dev")
         lines.append(
@@ -169,7 +170,10 @@ def comparison_lines(
         "sentences: alignment and uniformity (lower is better for both), effective rank, I_NCE between two "
         f"dropout views (nats, temperature {I_NCE_TEMPERATURE:g}, batches of {I_NCE_BATCH_SIZE}: at most "
         f"log {I_NCE_BATCH_SIZE} = {math.log(I_NCE_BATCH_SIZE):.3f}, and a trained encoder sits just under that "
-        "bound, so it barely separates models; eval/views.md also reads it at a larger temperature).",
+        "bound, so it barely separates models; eval/views.md also reads it at a larger temperature). Seconds a "
+        "run: training with its dev scoring, mean over the runs that ran in one sitting (a resumed run's time is "
+        "its last sitting's only; - : none did); this machine's speed varies from day to day, so read them as "
+        "rough ratios.",
         "",
     ]
     return lines

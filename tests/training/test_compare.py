@@ -206,6 +206,15 @@ def test_the_table_shows_means_spreads_and_the_difference_to_the_reference():
     assert "| c | 0 |" in text
     assert "| b | tau 0.05 | 4 | 81.23 | 80.00 ± 0.00 |" in text
     assert "untrained" not in text  # records without the base's scores: no base row
+    assert "| 60 |" in text  # seconds a run
+
+    resumed = [{**r, "seconds": 5, "resumed": True} if r["seed"] == 1 else r for r in records]
+    text = "\n".join(comparison_lines(name="t", rows=["a"], reference="a", budget="b", tuning={}, records=resumed))
+    assert "| 60 |" in text and "| 42 |" not in text  # a resumed run's last sitting is not a run's time
+    only_resumed = [{**r, "resumed": True} for r in records if r["row"] == "a"]
+    text = "\n".join(comparison_lines(name="t", rows=["a"], reference="a", budget="b", tuning={}, records=only_resumed))
+    (line,) = [line for line in text.splitlines() if line.startswith("| a | (fixed) |")]
+    assert line.endswith("| - |")  # no run ran whole: no time rather than a part of one
 
     base = {"model": "m", "dev": 79.5, "test": {"sts12": 68.5, AVG: 69.5}, "alignment": 0.1, "uniformity": -2.5}
     text = "\n".join(comparison_lines(name="t", rows=["a", "b"], reference="a", budget="budget", tuning={},
