@@ -74,7 +74,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         choices=STAGES,
         default="all",
         help="tune on dev, train the seeds, score the best rows on the spec's MTEB tasks, or all (default); "
-        "reproduce: train the first seed of --rows (default: the reference) again and compare with its record",
+        "reproduce: train the first seed of --rows (default: the reference) again and compare with its record; "
+        "report: rewrite the table (and --report) from the records so far, training nothing",
     )
     parser.add_argument("--storage", default=None, metavar="URL", help="Optuna storage (default: DIR/study.db, SQLite)")
     parser.add_argument("--report", default=None, metavar="FILE.md", help="also write this comparison's section here")

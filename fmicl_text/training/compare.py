@@ -64,7 +64,8 @@ SPEC_KEYS = ("name", "description", "extends", "recipe", "set", "trials", "start
              "reference", "rows", "mteb")  # fmt: skip
 ROW_KEYS = ("set", "space")
 MTEB_KEYS = ("tasks", "local_dir", "top")
-STAGES = ("tune", "seeds", "mteb", "all", "reproduce")  # reproduce: a check on demand, never part of all
+# reproduce: a check on demand, never part of all; report: rewrite the tables from what is recorded, train nothing
+STAGES = ("tune", "seeds", "mteb", "all", "reproduce", "report")
 
 
 @dataclass(frozen=True)

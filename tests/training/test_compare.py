@@ -85,6 +85,13 @@ def test_compare_tunes_trains_seeds_writes_the_table_and_resumes_without_rerunni
     assert main(argv) == 0
     assert runs == []  # everything was done: nothing reruns
     assert report.read_text().count("<!-- compare:tiny -->") == 1
+    (out / TABLE_FILE).unlink()
+    report.write_text("# mine\n")
+    _spec(tmp_path, tiny_bert, tiny_data_home, seeds=[1, 2, 3])  # a seed to go: the report stage still trains none
+    assert main([*argv, "--stage", "report"]) == 0 and runs == []
+    assert "| au | 2 |" in (out / TABLE_FILE).read_text()
+    assert report.read_text().startswith("# mine\n") and "| au | 2 |" in report.read_text()
+    _spec(tmp_path, tiny_bert, tiny_data_home)
 
     # stage mteb: the top row by test average and the reference, their first seed's models, on a local task
     task = tmp_path / "tasks" / "sts" / "mini-sts"
