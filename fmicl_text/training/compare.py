@@ -627,10 +627,13 @@ def describe_budget(comparison: Comparison) -> str:
     recipe = comparison.recipe
     tc, ec = recipe.training, recipe.eval
     varied = {key for row in comparison.rows for key in (*row.overrides, *(d.key for d in row.space))}
+    per_row: list[str] = []  # the fields some row sets or tunes
 
     def field(label: str, value: str, *keys: str) -> str:
-        per_row = any(v == key or v.startswith(f"{key}.") for v in varied for key in keys)
-        return f"{label} per row" if per_row else value
+        if any(v == key or v.startswith(f"{key}.") for v in varied for key in keys):
+            per_row.append(label)
+            return f"{label} per row"
+        return value
 
     length = f"{tc.max_steps} steps" if tc.max_steps > 0 else f"{tc.epochs:g} epochs"
     views = "dropout only" if recipe.views.is_identity else f"`{recipe.views.describe()}`"
@@ -642,7 +645,7 @@ def describe_budget(comparison: Comparison) -> str:
         field("views", f"views {views}", "views"),
     ))  # fmt: skip
     scoring = field(f"{ec.dev} at intervals", f"{ec.dev} every {ec.eval_steps} steps", "eval.eval_steps")
-    per_row = " (a row's values: its `set` in the spec)" if "per row" in budget + scoring else ""
+    pointer = " (a row's values: its `set` in the spec)" if per_row else ""
     tuned = sum(1 for row in comparison.rows if row.space)
     tuning = (
         f"Tuning: {comparison.trials} trials for every row with a search space ({tuned} of {len(comparison.rows)}; "
@@ -652,7 +655,7 @@ def describe_budget(comparison: Comparison) -> str:
     )  # fmt: skip
     return (
         f"Every run: `{recipe.model.name_or_path}` ({recipe.model.pooling} pooling), data `{recipe.data.train}`, "
-        f"{budget}; {scoring}, the best checkpoint kept{per_row}. {tuning} once per seed "
+        f"{budget}; {scoring}, the best checkpoint kept{pointer}. {tuning} once per seed "
         f"({', '.join(map(str, comparison.seeds))}), scored on {ec.final_suite} (test sets: never used to choose). "
         f"Spec: `{comparison.source.name}`."
     )
