@@ -143,11 +143,19 @@ def directed(diff: float | None, p: float | None, expected: int) -> str:
     return REPRODUCED if diff * expected > 0 else f"{NOT_REPRODUCED} (the opposite, beyond noise)"
 
 
+def with_numbers(verdict: str, diff: float | None, p: float | None) -> str:
+    """``verdict`` with the difference and p it rests on, inside its own brackets if it has them."""
+    if diff is None or p is None:
+        return verdict
+    numbers = f"{diff:+.2f}, p {p:.3f}"
+    return f"{verdict[:-1]}: {numbers})" if verdict.endswith(")") else f"{verdict} ({numbers})"
+
+
 def overall(verdicts: Sequence[str]) -> str:
     """All parts reproduced: reproduced; any the opposite beyond noise: not reproduced; else inconclusive."""
     if not verdicts or all(v == NOT_RUN for v in verdicts):
         return NOT_RUN
-    if all(v == REPRODUCED for v in verdicts):
+    if all(v.partition(" (")[0] == REPRODUCED for v in verdicts):  # a verdict may carry its numbers in brackets
         return REPRODUCED
     if any(v.startswith(NOT_REPRODUCED) for v in verdicts):
         return NOT_REPRODUCED
@@ -522,13 +530,17 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
         if n_seeds >= MIN_SEEDS:  # paired over the seeds: the best point against each end, or inside
             inside = max(range(1, len(values) - 1), key=devs.__getitem__)
             against = [0, len(values) - 1] if peak_inside else [inside]
-            ahead = all(directed(*paired_test(per[best], per[i])[:2], +1) == REPRODUCED for i in against)
+            tests = {i: paired_test(per[best], per[i])[:2] for i in against}
+            ahead = all(directed(*tests[i], +1) == REPRODUCED for i in against)
+            gaps = "; ".join(f"{values[best]:g} - {values[i]:g}: {tests[i][0]:+.2f}, p {fmt(tests[i][1], 3)}"
+                             for i in against)  # fmt: skip
             if ahead and peak_inside:
-                verdict = REPRODUCED
+                verdict = f"{REPRODUCED} ({gaps})"
             elif ahead:
-                verdict = f"{NOT_REPRODUCED} (monotone: best at the {'weakest' if best == 0 else 'strongest'} view)"
+                where = "weakest" if best == 0 else "strongest"
+                verdict = f"{NOT_REPRODUCED} (monotone: best at the {where} view; {gaps})"
             else:
-                verdict = f"{INCONCLUSIVE} (within noise)"
+                verdict = f"{INCONCLUSIVE} (within noise: {gaps})"
         elif noise is None:
             verdict = f"{INCONCLUSIVE} ({source})"
         elif peak_inside and devs[best] - ends > noise:
@@ -600,9 +612,11 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
             low, high = points[common[0]]["seeds"], points[top]["seeds"]
             return {seed: low[seed] - high[seed] for seed in low if seed in high}
 
-        falls = directed(*paired_test(a[common[0]]["seeds"], a[top]["seeds"])[:2], +1) if a else NOT_RUN
-        restored = directed(*paired_test(seed_drops(a), seed_drops(b))[:2], +1) if a and b else NOT_RUN
-        verdicts = [falls, restored]
+        tests = [
+            paired_test(a[common[0]]["seeds"], a[top]["seeds"])[:2] if a else (None, None),
+            paired_test(seed_drops(a), seed_drops(b))[:2] if a and b else (None, None),
+        ]
+        verdicts = [with_numbers(directed(diff, p, +1), diff, p) for diff, p in tests]
     else:  # fewer seeds: against the bar of the measured seed noise
         verdicts = [
             beyond_bar(value, noise, source)

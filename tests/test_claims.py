@@ -140,6 +140,7 @@ def test_with_seeds_a_reverse_u_is_a_paired_test_over_them_and_a_small_gap_can_c
     assert points[0.1]["stsb_dev"] == pytest.approx(87.5667, abs=1e-4) and claims.seeded(points) == 3
     claim = claims.infomin_claim({"f": seeded}, (0.5, "t"), tmp_path)
     assert claim.verdict == claims.REPRODUCED and "| f | 3 | 0, 0.1, 0.2, 0.5 | 87.27, 87.57" in "\n".join(claim.lines)
+    assert "| reproduced (0.1 - 0: +0.30, p 0.000; 0.1 - 0.5: +1.20, p 0.000) |" in "\n".join(claim.lines)
 
 
 def test_with_seeds_suppression_tests_each_seeds_drop(tmp_path):
@@ -147,6 +148,7 @@ def test_with_seeds_suppression_tests_each_seeds_drop(tmp_path):
     stronger = _points(tmp_path / "stronger", {0: 86.5, 1: 86.5, 2: 86.5, 4: 86.5}, spread=(0.3, 0.1))
     claim = claims.suppression_claim(plain, stronger, (0.5, "test"))  # a 0.4 drop: inside the bar, yet every seed's
     assert claim.verdict == claims.REPRODUCED and "paired t-test over the seeds" in "\n".join(claim.lines)
+    assert claim.evidence == "falls: reproduced (+0.40, p 0.000); restored: reproduced (+0.40, p 0.000)"
 
 
 def test_the_sweeps_noise_bar_is_twice_the_seed_sd_at_their_budget(tmp_path):
