@@ -605,6 +605,7 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
                 drops[label] = points[common[0]]["stsb_dev"] - points[top]["stsb_dev"]
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {fmt(drops.get(label), sign=True)} |")
     fewest = seeded(a, b)
+    seed_counts = ", ".join(f"{label} {seeded(p)}" for label, p in (("dropout only", a), ("word deletion", b)) if p)
     paired = top is not None and fewest >= MIN_SEEDS
     if paired:  # paired over the seeds: each seed's drop
 
@@ -632,7 +633,7 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
     )  # fmt: skip
     lines += [
         "",
-        f"STS-B dev, {'one seed' if fewest < 2 else f'mean over {fewest} or more seeds'} a point, k random tokens "
+        f"STS-B dev, mean over a point's seeds (the fewest of any point: {seed_counts}), k random tokens "
         f"shared by both views. Falls: {verdicts[0]}; a stronger view restores it (a smaller drop with word "
         f"deletion): {verdicts[1]}. Tested by {rule}. The drop runs from k = {fmt(common[0] if common else None, 0)} "
         f"to the largest k both sweeps have ({fmt(top, 0)}).",

@@ -149,6 +149,7 @@ def test_with_seeds_suppression_tests_each_seeds_drop(tmp_path):
     claim = claims.suppression_claim(plain, stronger, (0.5, "test"))  # a 0.4 drop: inside the bar, yet every seed's
     assert claim.verdict == claims.REPRODUCED and "paired t-test over the seeds" in "\n".join(claim.lines)
     assert claim.evidence == "falls: reproduced (+0.40, p 0.000); restored: reproduced (+0.40, p 0.000)"
+    assert "(the fewest of any point: dropout only 3, word deletion 3)" in "\n".join(claim.lines)
 
 
 def test_the_sweeps_noise_bar_is_twice_the_seed_sd_at_their_budget(tmp_path):
