@@ -143,12 +143,15 @@ def directed(diff: float | None, p: float | None, expected: int) -> str:
     return REPRODUCED if diff * expected > 0 else f"{NOT_REPRODUCED} (the opposite, beyond noise)"
 
 
+def numbers(diff: float | None, p: float | None) -> str:
+    return f"{fmt(diff, sign=True)}, p {fmt(p, 3)}"
+
+
 def with_numbers(verdict: str, diff: float | None, p: float | None) -> str:
     """``verdict`` with the difference and p it rests on, inside its own brackets if it has them."""
     if diff is None or p is None:
         return verdict
-    numbers = f"{diff:+.2f}, p {p:.3f}"
-    return f"{verdict[:-1]}: {numbers})" if verdict.endswith(")") else f"{verdict} ({numbers})"
+    return f"{verdict[:-1]}: {numbers(diff, p)})" if verdict.endswith(")") else f"{verdict} ({numbers(diff, p)})"
 
 
 def overall(verdicts: Sequence[str]) -> str:
@@ -532,8 +535,7 @@ def infomin_claim(sweeps: Mapping[str, Path], noise: tuple[float | None, str], o
             against = [0, len(values) - 1] if peak_inside else [inside]
             tests = {i: paired_test(per[best], per[i])[:2] for i in against}
             ahead = all(directed(*tests[i], +1) == REPRODUCED for i in against)
-            gaps = "; ".join(f"{values[best]:g} - {values[i]:g}: {tests[i][0]:+.2f}, p {fmt(tests[i][1], 3)}"
-                             for i in against)  # fmt: skip
+            gaps = "; ".join(f"{values[best]:g} - {values[i]:g}: {numbers(*tests[i])}" for i in against)
             if ahead and peak_inside:
                 verdict = f"{REPRODUCED} ({gaps})"
             elif ahead:
