@@ -609,6 +609,7 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
     fewest = seeded(a, b)
     seed_counts = ", ".join(f"{label} {seeded(p)}" for label, p in (("dropout only", a), ("word deletion", b)) if p)
     paired = top is not None and fewest >= MIN_SEEDS
+    falls: list[str] = []  # with seeds: the paired fall at each k
     if paired:  # paired over the seeds: each seed's drop
 
         def seed_drops(points: Mapping[float, Mapping[str, Any]]) -> dict[int, float]:
@@ -620,6 +621,19 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
             paired_test(seed_drops(a), seed_drops(b))[:2] if a and b else (None, None),
         ]
         verdicts = [with_numbers(directed(diff, p, +1), diff, p) for diff, p in tests]
+        shared = [k for k in sorted(set(a) | set(b)) if k != common[0]]
+        falls = [
+            "",
+            f"The fall at each k: STS-B dev at k = {common[0]:g} minus at k, mean over the seeds, and p (paired):",
+            "",
+            "| views | " + " | ".join(f"k = {k:g}" for k in shared) + " |",
+            "|---|" + "---:|" * len(shared),
+        ]
+        for label, points in (("dropout only", a), ("word deletion 0.2", b)):
+            if points:
+                tested = [paired_test(points[common[0]]["seeds"], points[k]["seeds"])[:2] if k in points
+                          else (None, None) for k in shared]  # fmt: skip
+                falls.append(f"| {label} | " + " | ".join(numbers(d, p) for d, p in tested) + " |")
     else:  # fewer seeds: against the bar of the measured seed noise
         verdicts = [
             beyond_bar(value, noise, source)
@@ -639,6 +653,7 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
         f"shared by both views. Falls: {verdicts[0]}; a stronger view restores it (a smaller drop with word "
         f"deletion): {verdicts[1]}. Tested by {rule}. The drop runs from k = {fmt(common[0] if common else None, 0)} "
         f"to the largest k both sweeps have ({fmt(top, 0)}).",
+        *falls,
     ]
     return Claim(title, "feature suppression", overall(verdicts), f"falls: {verdicts[0]}; restored: {verdicts[1]}",
                  lines)  # fmt: skip

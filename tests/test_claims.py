@@ -150,6 +150,8 @@ def test_with_seeds_suppression_tests_each_seeds_drop(tmp_path):
     assert claim.verdict == claims.REPRODUCED and "paired t-test over the seeds" in "\n".join(claim.lines)
     assert claim.evidence == "falls: reproduced (+0.40, p 0.000); restored: reproduced (+0.40, p 0.000)"
     assert "(the fewest of any point: dropout only 3, word deletion 3)" in "\n".join(claim.lines)
+    assert "| dropout only | +0.10, p 0.000 | +0.20, p 0.000 | +0.40, p 0.000 |" in claim.lines  # the fall at each k
+    assert "| word deletion 0.2 | +0.00, p 1.000 | +0.00, p 1.000 | +0.00, p 1.000 |" in claim.lines
 
 
 def test_the_sweeps_noise_bar_is_twice_the_seed_sd_at_their_budget(tmp_path):
