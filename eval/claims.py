@@ -599,13 +599,12 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
     top = common[-1] if len(common) >= 2 else None  # both sweeps' drops over the same k range
     lines = ["| views | " + " | ".join(f"k = {k:g}" for k in sorted(set(a) | set(b))) + " | drop (k = 0 - k = top) |",
              "|---|" + "---:|" * (len(set(a) | set(b)) + 1)]  # fmt: skip
-    drops = {}
-    for label, points in (("dropout only", a), ("word deletion 0.2", b)):
-        if points:
-            cells = [f"{points[k]['stsb_dev']:.2f}" if k in points else "-" for k in sorted(set(a) | set(b))]
-            if top is not None and top in points and common[0] in points:
-                drops[label] = points[common[0]]["stsb_dev"] - points[top]["stsb_dev"]
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {fmt(drops.get(label), sign=True)} |")
+    drops, sweeps = {}, {label: points for label, points in (("dropout only", a), ("word deletion 0.2", b)) if points}
+    for label, points in sweeps.items():
+        cells = [f"{points[k]['stsb_dev']:.2f}" if k in points else "-" for k in sorted(set(a) | set(b))]
+        if top is not None and top in points and common[0] in points:
+            drops[label] = points[common[0]]["stsb_dev"] - points[top]["stsb_dev"]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {fmt(drops.get(label), sign=True)} |")
     fewest = seeded(a, b)
     seed_counts = ", ".join(f"{label} {seeded(p)}" for label, p in (("dropout only", a), ("word deletion", b)) if p)
     paired = top is not None and fewest >= MIN_SEEDS
@@ -616,12 +615,16 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
             low, high = points[common[0]]["seeds"], points[top]["seeds"]
             return {seed: low[seed] - high[seed] for seed in low if seed in high}
 
+        shared = [k for k in sorted(set(a) | set(b)) if k != common[0]]
+        fall_tests = {  # each sweep's fall from the first k to each other k
+            label: {k: paired_test(points[common[0]]["seeds"], points[k]["seeds"])[:2] for k in shared if k in points}
+            for label, points in sweeps.items()
+        }
         tests = [
-            paired_test(a[common[0]]["seeds"], a[top]["seeds"])[:2] if a else (None, None),
+            fall_tests.get("dropout only", {}).get(top, (None, None)),
             paired_test(seed_drops(a), seed_drops(b))[:2] if a and b else (None, None),
         ]
         verdicts = [with_numbers(directed(diff, p, +1), diff, p) for diff, p in tests]
-        shared = [k for k in sorted(set(a) | set(b)) if k != common[0]]
         falls = [
             "",
             f"The fall at each k: STS-B dev at k = {common[0]:g} minus at k, mean over the seeds, and p (paired):",
@@ -629,11 +632,8 @@ def suppression_claim(plain: Path, stronger: Path, noise: tuple[float | None, st
             "| views | " + " | ".join(f"k = {k:g}" for k in shared) + " |",
             "|---|" + "---:|" * len(shared),
         ]
-        for label, points in (("dropout only", a), ("word deletion 0.2", b)):
-            if points:
-                tested = [paired_test(points[common[0]]["seeds"], points[k]["seeds"])[:2] if k in points
-                          else (None, None) for k in shared]  # fmt: skip
-                falls.append(f"| {label} | " + " | ".join(numbers(d, p) for d, p in tested) + " |")
+        for label, tested in fall_tests.items():
+            falls.append(f"| {label} | " + " | ".join(numbers(*tested.get(k, (None, None))) for k in shared) + " |")
     else:  # fewer seeds: against the bar of the measured seed noise
         verdicts = [
             beyond_bar(value, noise, source)
